@@ -1,0 +1,64 @@
+"""`sociocs-bot [console|check]`: serve Slack, try the bot in a terminal, or check the configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bot import __version__
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sociocs-bot",
+        description="Send SMS and WhatsApp messages through Sociocs from Slack. "
+        "With no command, serves Slack in the mode chosen by SLACK_MODE.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="serve Slack (the default)")
+    commands.add_parser(
+        "console",
+        help="type /sms commands in the terminal; runs the same app with a local Slack stand-in "
+        "(a dry run when SOCIOCS_API_KEY is unset)",
+    )
+    commands.add_parser("check", help="validate the configuration and prove the Slack and Sociocs keys work")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    try:
+        settings = load_settings()
+        if command == "serve":
+            settings.check_serving()
+        elif command == "console":
+            settings.check_sending()
+    except ConfigError as exc:
+        print(f"sociocs-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return _run(command, settings)
+
+
+def _run(command: str, settings: Settings) -> int:
+    if command == "check":
+        from bot.check import run_check
+
+        setup_logging(settings.logging_level if settings.log_level == "DEBUG" else 40, settings.secrets())
+        return asyncio.run(run_check(settings))
+    if command == "console":
+        from bot.console import run_console
+
+        setup_logging(max(settings.logging_level, 30), settings.secrets())
+        return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
+    from bot.serve import serve
+
+    setup_logging(settings.logging_level, settings.secrets())
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 0

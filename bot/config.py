@@ -1,0 +1,200 @@
+"""Configuration: one typed model read from the environment (and `.env`) by pydantic-settings.
+
+A missing or malformed setting must stop the program with one line naming the variable, so every
+check here raises `ConfigError` with that line, and `load_settings` turns pydantic's errors into it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import phonenumbers
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.draft import Rules
+from bot.domain.providers import PROVIDER_ORDER, Provider
+
+Mode = Literal["socket", "http"]
+
+
+class ConfigError(Exception):
+    """A setting that stops the program; `str()` is the one line shown to the admin."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_mode: Mode | None = None
+    host: str = "0.0.0.0"
+    port: int = Field(3000, ge=0, le=65535)
+    slack_api_url: str = "https://slack.com/api/"
+
+    sociocs_api_key: SecretStr | None = None
+    sociocs_base_url: str = "https://api.sociocs.com"
+    sociocs_channel_key_twlo: SecretStr | None = None
+    sociocs_channel_key_twlowa: SecretStr | None = None
+    sociocs_channel_key_gswa: SecretStr | None = None
+    sociocs_default_provider: Provider | None = None
+    sociocs_whatsapp_provider: Provider | None = None
+    sociocs_timeout_seconds: float = Field(15.0, gt=0, le=300)
+    sociocs_dry_run: bool = False
+    sociocs_max_concurrency: int = Field(32, ge=1, le=256)
+
+    default_region: str | None = None
+    max_recipients: int = Field(10, ge=1, le=100)
+    log_level: str = "INFO"
+    shutdown_grace_seconds: float = Field(20.0, ge=0, le=3600)
+
+    @field_validator("slack_mode", mode="before")
+    @classmethod
+    def _lower_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("sociocs_default_provider", "sociocs_whatsapp_provider", mode="before")
+    @classmethod
+    def _lower_provider(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not an ISO country code such as US, GB or IN")
+        return region
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"{value!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("sociocs_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    # Derived values -------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        if self.slack_mode is not None:
+            return self.slack_mode
+        return "socket" if self.slack_app_token else "http"
+
+    @property
+    def channel_keys(self) -> dict[Provider, str]:
+        keys = {
+            Provider.TWLO: self.sociocs_channel_key_twlo,
+            Provider.TWLOWA: self.sociocs_channel_key_twlowa,
+            Provider.GSWA: self.sociocs_channel_key_gswa,
+        }
+        return {p: k.get_secret_value() for p, k in keys.items() if k is not None}
+
+    @property
+    def default_provider(self) -> Provider | None:
+        if self.sociocs_default_provider is not None:
+            return self.sociocs_default_provider
+        keys = self.channel_keys
+        # A dry run with nothing configured (the console's first run) still shows an SMS payload.
+        return next((p for p in PROVIDER_ORDER if p in keys), Provider.TWLO if self.dry_run else None)
+
+    @property
+    def whatsapp_provider(self) -> Provider:
+        if self.sociocs_whatsapp_provider is not None:
+            return self.sociocs_whatsapp_provider
+        return Provider.TWLOWA if Provider.TWLOWA in self.channel_keys else Provider.GSWA
+
+    @property
+    def dry_run(self) -> bool:
+        """Dry run when asked for, or when there is no API key to send with."""
+        return self.sociocs_dry_run or self.sociocs_api_key is None
+
+    def rules(self) -> Rules:
+        return Rules(
+            channel_keys=self.channel_keys,
+            default_provider=self.default_provider,
+            default_region=self.default_region,
+            max_recipients=self.max_recipients,
+            dry_run=self.dry_run,
+        )
+
+    # Checks by use ---------------------------------------------------------------------------------
+
+    def check_sending(self) -> None:
+        """What any use that sends (or dry-runs) needs: consistent provider settings."""
+        keys = self.channel_keys
+        if self.sociocs_default_provider is not None and self.sociocs_default_provider not in keys and not self.dry_run:
+            p = self.sociocs_default_provider
+            raise ConfigError(f"SOCIOCS_DEFAULT_PROVIDER is {p.value} but {p.channel_key_setting} is not set")
+        if self.sociocs_whatsapp_provider is not None and self.sociocs_whatsapp_provider is Provider.TWLO:
+            raise ConfigError("SOCIOCS_WHATSAPP_PROVIDER must be twlowa or gswa, not twlo (that is SMS)")
+
+    def check_serving(self) -> None:
+        """What serving Slack needs; raises ConfigError naming the first missing or wrong variable."""
+        self.check_sending()
+        token = self.slack_bot_token.get_secret_value() if self.slack_bot_token else ""
+        if not token:
+            raise ConfigError("SLACK_BOT_TOKEN is required to serve Slack (the xoxb-... bot token)")
+        if not token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if self.mode == "socket":
+            app_token = self.slack_app_token.get_secret_value() if self.slack_app_token else ""
+            if not app_token:
+                raise ConfigError("SLACK_APP_TOKEN is required in socket mode (the xapp-... app-level token)")
+            if not app_token.startswith("xapp-"):
+                raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        elif not self.slack_signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is required in http mode (Basic Information > Signing Secret)")
+        if not self.channel_keys:
+            raise ConfigError("SOCIOCS_CHANNEL_KEY_TWLO, _TWLOWA or _GSWA: set at least one channel key to serve")
+        if self.sociocs_api_key is None and not self.sociocs_dry_run:
+            raise ConfigError("SOCIOCS_API_KEY is required to send (or set SOCIOCS_DRY_RUN=true)")
+
+    @property
+    def logging_level(self) -> int:
+        return int(logging.getLevelName(self.log_level))
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log scrubber."""
+        values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.sociocs_api_key]
+        return [v.get_secret_value() for v in values if v is not None]
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = "_".join(str(part) for part in first["loc"]).upper() or "configuration"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    value = first.get("input")
+    shown = ""
+    if isinstance(value, str | int | float) and "KEY" not in name and "TOKEN" not in name and "SECRET" not in name:
+        shown = f" (got {value!r})"
+    return f"{name}: {message}{shown}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, raising ConfigError with one line naming the variable on any problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

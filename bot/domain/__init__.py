@@ -1,0 +1,1 @@
+"""The domain: drafts, recipients, payloads and outcomes. Knows nothing of Slack or HTTP."""

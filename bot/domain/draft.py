@@ -1,0 +1,179 @@
+"""Drafts: what a person asked to send, checked before anything leaves the building.
+
+Every entry point (slash command, modal, shortcuts) fills a `RawDraft` with the strings the person
+typed and calls `make_draft`. Problems are keyed by field, and the field names are the modal's block
+ids, so the same checks serve an inline form error and a reply to a command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from bot.domain.phone import InvalidNumber, PhoneNumber, parse_number
+from bot.domain.providers import Provider
+
+Field = Literal["provider", "to", "name", "text", "images", "file", "destination"]
+
+MAX_IMAGES = 10  # Twilio's limit of media per MMS
+MAX_NAME_LENGTH = 100
+MAX_URL_LENGTH = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing the person must fix, in words they can act on."""
+
+    field: Field
+    message: str
+
+
+class DraftError(ValueError):
+    """The draft cannot be sent; `problems` says why, field by field."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = tuple(problems)
+
+    def by_field(self) -> dict[str, str]:
+        """One message per field (joined when a field has several), for inline form errors."""
+        merged: dict[str, str] = {}
+        for problem in self.problems:
+            merged[problem.field] = (
+                f"{merged[problem.field]} {problem.message}" if problem.field in merged else problem.message
+            )
+        return merged
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What the deployment allows: built from the settings, passed to `make_draft`."""
+
+    channel_keys: Mapping[Provider, str]
+    default_provider: Provider | None
+    default_region: str | None = None
+    max_recipients: int = 10
+    dry_run: bool = False
+
+    def channel_key(self, provider: Provider) -> str | None:
+        return self.channel_keys.get(provider)
+
+
+@dataclass(frozen=True, slots=True)
+class RawDraft:
+    """The strings a person typed, before any checking. Text is already free of Slack markup."""
+
+    recipients: Sequence[str]
+    text: str = ""
+    provider: Provider | None = None
+    name: str | None = None
+    image_urls: Sequence[str] = ()
+    file_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A message ready to send to every recipient, identical in content for each."""
+
+    provider: Provider
+    recipients: tuple[PhoneNumber, ...]
+    text: str = ""
+    name: str | None = None
+    image_urls: tuple[str, ...] = field(default_factory=tuple)
+    file_url: str | None = None
+
+
+def check_url(text: str) -> str:
+    """Return the URL if it is an absolute http(s) URL a provider could fetch; raise ValueError otherwise."""
+    url = text.strip()
+    if not url:
+        raise ValueError("is empty")
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"is longer than {MAX_URL_LENGTH} characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("is not an http(s) link")
+    if not parts.hostname or any(ch.isspace() for ch in url):
+        raise ValueError("is not a complete link")
+    return url
+
+
+def make_draft(raw: RawDraft, rules: Rules) -> Draft:
+    """Check everything the person typed and return a sendable Draft, or raise DraftError listing all problems."""
+    problems: list[Problem] = []
+
+    provider = raw.provider or rules.default_provider
+    if provider is None:
+        problems.append(
+            Problem("provider", "No Sociocs channel is configured: set SOCIOCS_CHANNEL_KEY_TWLO, _TWLOWA or _GSWA.")
+        )
+    elif rules.channel_key(provider) is None and not rules.dry_run:
+        problems.append(
+            Problem(
+                "provider", f"{provider.label} is not set up here: an admin must set {provider.channel_key_setting}."
+            )
+        )
+
+    recipients: list[PhoneNumber] = []
+    entries = [r.strip() for r in raw.recipients if r.strip()]
+    if not entries:
+        problems.append(Problem("to", "Add at least one phone number to send to."))
+    elif len(entries) > rules.max_recipients:
+        problems.append(
+            Problem("to", f"{len(entries)} recipients is too many: at most {rules.max_recipients} per message.")
+        )
+    else:
+        for entry in entries:
+            try:
+                number = parse_number(entry, rules.default_region)
+            except InvalidNumber as exc:
+                problems.append(Problem("to", f"{exc.number} {exc.reason}."))
+                continue
+            if number not in recipients:
+                recipients.append(number)
+
+    name = " ".join((raw.name or "").split()) or None
+    if name and len(name) > MAX_NAME_LENGTH:
+        problems.append(Problem("name", f"The name is longer than {MAX_NAME_LENGTH} characters."))
+
+    text = raw.text.strip()
+    if provider is not None and len(text) > provider.max_text_length:
+        problems.append(
+            Problem(
+                "text",
+                f"The message is {len(text)} characters; {provider.label} takes at most {provider.max_text_length}.",
+            )
+        )
+
+    images: list[str] = []
+    image_entries = [u.strip() for u in raw.image_urls if u.strip()]
+    if len(image_entries) > MAX_IMAGES:
+        problems.append(Problem("images", f"{len(image_entries)} images is too many: at most {MAX_IMAGES}."))
+    for entry in image_entries:
+        try:
+            images.append(check_url(entry))
+        except ValueError as exc:
+            problems.append(Problem("images", f"The image {entry} {exc}."))
+
+    file_url: str | None = None
+    if raw.file_url and raw.file_url.strip():
+        try:
+            file_url = check_url(raw.file_url)
+        except ValueError as exc:
+            problems.append(Problem("file", f"The file {raw.file_url.strip()} {exc}."))
+
+    if not text and not image_entries and not (raw.file_url and raw.file_url.strip()):
+        problems.append(Problem("text", "Nothing to send: write a message, or add an image or a file."))
+
+    if problems or provider is None:
+        raise DraftError(problems)
+    return Draft(
+        provider=provider,
+        recipients=tuple(recipients),
+        text=text,
+        name=name,
+        image_urls=tuple(dict.fromkeys(images)),
+        file_url=file_url,
+    )

@@ -1,0 +1,94 @@
+"""Phone numbers: what people type and paste, normalised to E.164 by Google's libphonenumber."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+_ALLOWED_CHARS = re.compile(r"^[+\d\s().\-/]+$")
+
+
+class InvalidNumber(ValueError):
+    """A recipient that cannot be texted; the message says what is wrong in words a person can act on."""
+
+    def __init__(self, number: str, reason: str) -> None:
+        super().__init__(f"{number} {reason}")
+        self.number = number
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """A valid number in E.164 (`+16175551212`) with the ISO region it belongs to."""
+
+    e164: str
+    region: str | None
+
+    def masked(self) -> str:
+        """`+1617***1212`: enough to tell numbers apart in logs, not enough to text someone."""
+        if len(self.e164) <= 8:
+            return self.e164[:3] + "***"
+        return f"{self.e164[:5]}***{self.e164[-4:]}"
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+def mask(e164: str) -> str:
+    """Mask an E.164 string the same way as `PhoneNumber.masked`."""
+    return PhoneNumber(e164, None).masked()
+
+
+def looks_like_number(text: str) -> bool:
+    """True for text made only of the characters numbers are written with, with at least one digit."""
+    return bool(_ALLOWED_CHARS.match(text)) and any(ch.isdigit() for ch in text)
+
+
+_REASONS = {
+    ValidationResult.TOO_SHORT: "is too short to be a phone number",
+    ValidationResult.TOO_LONG: "is too long to be a phone number",
+    ValidationResult.INVALID_COUNTRY_CODE: "does not start with a known country code",
+    ValidationResult.INVALID_LENGTH: "has the wrong number of digits for its country",
+}
+
+
+def parse_number(text: str, default_region: str | None) -> PhoneNumber:
+    """Parse `text` into a valid number or raise InvalidNumber naming it.
+
+    A leading `+` or a bare run of digits starting with a country code (`16175551212`) is read as
+    international; anything else needs `default_region` (e.g. `US`).
+    """
+    shown = " ".join(text.split())
+    if not looks_like_number(shown):
+        raise InvalidNumber(shown or "(empty)", "is not a phone number")
+    digits = re.sub(r"\D", "", shown)
+    candidates: list[tuple[str, str | None]] = []
+    if shown.startswith("+"):
+        candidates.append(("+" + digits, None))
+    else:
+        if default_region:
+            candidates.append((shown, default_region))
+        # People paste `16175551212` from CRMs: digits with the country code but no plus.
+        candidates.append(("+" + digits, None))
+    first_error: InvalidNumber | None = None
+    for candidate, region in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except NumberParseException:
+            first_error = first_error or InvalidNumber(shown, "is not a phone number")
+            continue
+        if phonenumbers.is_valid_number(number):
+            return PhoneNumber(
+                phonenumbers.format_number(number, PhoneNumberFormat.E164),
+                phonenumbers.region_code_for_number(number),
+            )
+        possible = phonenumbers.is_possible_number_with_reason(number)
+        reason = _REASONS.get(possible, "is not a valid phone number")
+        if not shown.startswith("+") and not default_region and region is None:
+            reason += " (write it with its country code, like +16175551212, or set DEFAULT_REGION)"
+        first_error = first_error or InvalidNumber(shown, reason)
+    assert first_error is not None
+    raise first_error

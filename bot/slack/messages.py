@@ -1,0 +1,116 @@
+"""What the bot says in Slack. Every piece of user or Sociocs text is escaped before it goes in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.domain.draft import Draft
+from bot.domain.outcome import Outcome, OutcomeKind
+from bot.domain.payload import MessagePayload
+from bot.domain.phone import PhoneNumber
+from bot.domain.providers import PROVIDER_ORDER, Provider
+from bot.domain.segments import Encoding, count_segments
+from bot.slack.text import escape
+
+Block = dict[str, Any]
+_SECTION_LIMIT = 2800  # Slack allows 3000 characters per section text; leave room for quoting.
+
+USAGE = "/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--file URL] MESSAGE"
+
+
+def help_text(
+    configured: dict[Provider, str], default: Provider | None, whatsapp: Provider, max_recipients: int
+) -> str:
+    providers = ", ".join(f"`{p.value}` {p.label}" for p in PROVIDER_ORDER if p in configured) or "none configured yet"
+    return "\n".join(
+        [
+            f"*Send an SMS or WhatsApp message:* `{USAGE}`",
+            "",
+            "• `/sms +16175551212 Your order is ready` sends with the default provider"
+            + (f" ({default.label})." if default else "."),
+            "• `/sms whatsapp +1 (617) 555-1212 Hi!` picks the provider: `sms`/`twlo`, "
+            f"`whatsapp`/`wa` ({whatsapp.label}), `twlowa`, `gswa`.",
+            f"• `/sms +16175551212, +16175551213 Closed today` sends to several numbers (at most {max_recipients}).",
+            '• `/sms +16175551212 --name "Jane Doe" --image https://example.com/a.png Here it is`'
+            " adds a name and media; `--image` may repeat, `--file URL` attaches one file; media without text is fine.",
+            "• Put `--` before a message that starts with a dash, or with digits that could be read"
+            " as part of the number.",
+            "• `/sms help` shows this.",
+            "",
+            f"Providers here: {providers}. The outcome of each message is posted in a thread under the message.",
+        ]
+    )
+
+
+def _quote(text: str) -> list[Block]:
+    """The text as quoted sections, split to stay inside Slack's section limit."""
+    blocks: list[Block] = []
+    for start in range(0, len(text), _SECTION_LIMIT):
+        chunk = escape(text[start : start + _SECTION_LIMIT])
+        quoted = "\n".join("> " + line if line else ">" for line in chunk.split("\n"))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quoted, "verbatim": True}})
+    return blocks
+
+
+def _recipient(number: PhoneNumber, name: str | None) -> str:
+    return f"*{number.e164}*" + (f" ({escape(name)})" if name else "")
+
+
+def segment_note(provider: Provider, text: str) -> str | None:
+    """`1 segment, GSM-7 (11/160)`, with a warning when one character forces UCS-2."""
+    if not provider.is_sms or not text:
+        return None
+    info = count_segments(text)
+    note = f"SMS: {info.describe()}"
+    if info.encoding is Encoding.UCS2:
+        shown = " ".join(info.non_gsm_chars[:5])
+        note += f"; UCS-2 because of {escape(shown)}"
+    return note
+
+
+def summary_text(draft: Draft, sender_id: str | None) -> str:
+    """One line naming sender, provider and recipients: the message's notification text."""
+    who = f"<@{sender_id}>" if sender_id else "Someone"
+    to = ", ".join(_recipient(r, draft.name) for r in draft.recipients)
+    return f"{who} sent {draft.provider.label} to {to}"
+
+
+def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list[Block]:
+    """The top-level message: who, to whom, which provider, the text and the media."""
+    blocks: list[Block] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": ":outbox_tray: " + summary_text(draft, sender_id)}}
+    ]
+    if draft.text:
+        blocks.extend(_quote(draft.text))
+    media = [f"Image: {escape(u)}" for u in draft.image_urls]
+    if draft.file_url:
+        media.append(f"File: {escape(draft.file_url)}")
+    if media:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(media), "verbatim": True}})
+    context = [n for n in (segment_note(draft.provider, draft.text),) if n]
+    if dry_run:
+        context.append("Dry run: nothing is sent to Sociocs.")
+    if context:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
+    return blocks
+
+
+def outcome_text(recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome) -> str:
+    """One line (or a few) saying what happened to the message for one recipient."""
+    to = recipient.e164
+    status = f" (HTTP {outcome.http_status})" if outcome.http_status else ""
+    error = escape(outcome.error or "")
+    advice = outcome.advice()
+    tail = f" {advice}" if advice else ""
+    match outcome.kind:
+        case OutcomeKind.SENT:
+            return f":white_check_mark: Sent to {to}. Sociocs message id `{escape(outcome.message_id or '')}`."
+        case OutcomeKind.FAILED:
+            return f":x: Not sent to {to}: Sociocs said “{error}”{status}.{tail}"
+        case OutcomeKind.UNKNOWN:
+            return f":warning: Outcome unknown for {to}: {error}{status}.{tail}"
+        case OutcomeKind.DRY_RUN:
+            body = escape(json.dumps(payload.redacted(), ensure_ascii=False, indent=1))
+            return f":test_tube: Dry run: not sent to {to}. The Sociocs request would be:\n```POST /message\n{body}```"
+    raise AssertionError(outcome.kind)

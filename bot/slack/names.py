@@ -1,0 +1,50 @@
+"""Readable names for user and channel references that arrive without a label (`<@U123>`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.text import references
+
+log = logging.getLogger(__name__)
+
+
+class NameResolver:
+    """Looks names up with users.info and conversations.info, caching them for `ttl` seconds."""
+
+    def __init__(self, client: AsyncWebClient, ttl: float = 600.0) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    async def names_for(self, text: str) -> dict[str, str]:
+        users, channels = references(text)
+        names: dict[str, str] = {}
+        for ident in users:
+            names[ident] = await self._lookup(ident, user=True)
+        for ident in channels:
+            names[ident] = await self._lookup(ident, user=False)
+        return names
+
+    async def _lookup(self, ident: str, *, user: bool) -> str:
+        cached = self._cache.get(ident)
+        now = time.monotonic()
+        if cached and cached[0] > now:
+            return cached[1]
+        name = ident
+        try:
+            if user:
+                info = (await self._client.users_info(user=ident)).get("user") or {}
+                profile = info.get("profile") or {}
+                name = profile.get("display_name") or profile.get("real_name") or info.get("name") or ident
+            else:
+                info = (await self._client.conversations_info(channel=ident)).get("channel") or {}
+                name = info.get("name") or ident
+        except SlackApiError as exc:
+            log.info("could not look up %s: %s", ident, exc.response.get("error"))
+        self._cache[ident] = (now + self._ttl, str(name))
+        return str(name)

@@ -1,0 +1,116 @@
+"""Reporting a send into Slack: a top-level message, then one thread reply per recipient.
+
+When the bot cannot post in the conversation (a private channel or DM it is not in), the send still
+happens and the outcomes go to the person privately, through the command's `response_url` or as a
+direct message, with a hint to invite the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.draft import Draft
+from bot.domain.outcome import Outcome
+from bot.domain.payload import MessagePayload
+from bot.domain.phone import PhoneNumber
+from bot.slack.messages import outcome_text, parent_blocks, summary_text
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "this conversation is closed to the bot", as opposed to Slack being down.
+CANNOT_POST = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "restricted_action",
+        "cannot_reply_to_message",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "ekm_access_denied",
+        "team_access_not_granted",
+        "not_allowed_token_type",
+        "channel_type_not_supported",
+    }
+)
+
+PrivateSink = Callable[[str], Awaitable[None]]
+
+
+class SlackThreadReporter:
+    """Posts the parent message in `channel_id` (or into `thread_ts` when given) and outcomes under it."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        channel_id: str,
+        sender_id: str | None,
+        private: PrivateSink,
+        dry_run: bool,
+        thread_ts: str | None = None,
+        bot_user_id: str | None = None,
+    ) -> None:
+        self._client = client
+        self._channel = channel_id
+        self._sender = sender_id
+        self._private = private
+        self._dry_run = dry_run
+        self._thread_ts = thread_ts
+        self._bot = f"<@{bot_user_id}>" if bot_user_id else "the bot"
+        self._fallback = False
+        self._summary = ""
+        self._pending: list[str] = []
+        self.parent_ts: str | None = None
+
+    async def started(self, draft: Draft) -> None:
+        self._summary = summary_text(draft, self._sender)
+        try:
+            response = await self._client.chat_postMessage(
+                channel=self._channel,
+                text=self._summary,
+                blocks=parent_blocks(draft, self._sender, dry_run=self._dry_run),
+                thread_ts=self._thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                link_names=False,
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            self._fallback = True
+            if error not in CANNOT_POST:
+                log.error("could not post the send summary in %s: %s", self._channel, error)
+            else:
+                log.info("cannot post in %s (%s): reporting privately", self._channel, error)
+            return
+        self.parent_ts = str(response["ts"])
+        if self._thread_ts is None:
+            self._thread_ts = self.parent_ts
+
+    async def finished(self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome) -> None:
+        line = outcome_text(recipient, payload, outcome)
+        if not self._fallback:
+            try:
+                await self._client.chat_postMessage(
+                    channel=self._channel, thread_ts=self._thread_ts, text=line, unfurl_links=False, link_names=False
+                )
+                return
+            except SlackApiError as exc:
+                log.error("could not post an outcome in %s: %s", self._channel, exc.response.get("error"))
+        self._pending.append(line)
+
+    async def done(self) -> None:
+        if not self._pending:
+            return
+        hint = (
+            "\n_I could not post in that conversation, so here is the outcome privately. "
+            f"Invite {self._bot} to that conversation to get outcomes in a thread there._"
+            if self._fallback
+            else ""
+        )
+        head = self._summary if self._fallback else "I could not post these outcomes in the thread:"
+        await self._private(f"{head}\n" + "\n".join(self._pending) + hint)

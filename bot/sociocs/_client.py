@@ -1,0 +1,157 @@
+"""An async Sociocs client over one pooled httpx connection set.
+
+The API key travels only in the `apikey` header. It is never put in a URL, a log line or an
+exception message, so nothing this module raises or returns can leak it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.domain.outcome import Outcome
+from bot.domain.payload import MessagePayload
+from bot.domain.providers import Provider
+
+log = logging.getLogger(__name__)
+
+
+class SociocsError(RuntimeError):
+    """A Sociocs call that did not give a usable answer (used where no Outcome applies)."""
+
+
+class Channel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | int | None = None
+    channel_key: str
+    name: str | None = None
+
+
+class _SendData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    message_id: str | int
+
+
+class _SendResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    status: str
+    data: _SendData | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def _error_text(body: Any, fallback: str) -> str:
+    """Sociocs's own `errors[].msg` text, or the fallback when the body has none."""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            msgs = [str(e.get("msg")) for e in errors if isinstance(e, dict) and e.get("msg")]
+            if msgs:
+                return "; ".join(msgs)
+        for key in ("msg", "message", "error"):
+            if isinstance(body.get(key), str) and body[key]:
+                return str(body[key])
+    return fallback
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class SociocsClient:
+    """Sends messages and lists channels; at most `max_in_flight` requests at once."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://api.sociocs.com",
+        timeout: float = 15.0,
+        max_in_flight: int = 32,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_request: Callable[[Any], None] | None = None,
+    ) -> None:
+        self._timeout = timeout
+        self._on_request = on_request
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"apikey": api_key, "accept": "application/json", "user-agent": "sociocs-slack-bot"},
+            # The pool wait is bounded by our own semaphore, so only connect/read/write time out.
+            timeout=httpx.Timeout(timeout, pool=None),
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send(self, payload: MessagePayload) -> Outcome:
+        """POST /message and classify the answer. Never raises for network or API trouble."""
+        if self._on_request is not None:
+            self._on_request(payload.to_json())
+        async with self._slots:
+            try:
+                response = await self._http.post("/message", json=payload.to_json())
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # The connection was never made, so the message provably did not go out.
+                return Outcome.failed(f"could not connect to Sociocs ({type(exc).__name__})")
+            except httpx.TimeoutException:
+                return Outcome.unknown(f"Sociocs did not answer within {self._timeout:g} s")
+            except httpx.TransportError as exc:
+                return Outcome.unknown(f"the connection to Sociocs broke ({type(exc).__name__})")
+        return self._classify(response)
+
+    @staticmethod
+    def _classify(response: httpx.Response) -> Outcome:
+        status = response.status_code
+        body = _json(response)
+        if status == 200:
+            try:
+                parsed = _SendResponse.model_validate(body)
+            except ValidationError:
+                return Outcome.unknown("Sociocs answered 200 but the reply could not be read", status)
+            if parsed.status == "success" and parsed.data is not None and str(parsed.data.message_id):
+                return Outcome.sent(str(parsed.data.message_id))
+            if parsed.status == "error":
+                return Outcome.failed(_error_text(body, "Sociocs reported an error"), status)
+            return Outcome.unknown("Sociocs answered 200 without a message id", status)
+        reason = response.reason_phrase or "error"
+        if status >= 500:
+            return Outcome.unknown(_error_text(body, f"Sociocs server error: {reason}"), status)
+        if status == 429:
+            return Outcome.failed(_error_text(body, "rate limit reached"), status, _retry_after(response))
+        return Outcome.failed(_error_text(body, reason), status)
+
+    async def list_channels(self, provider: Provider) -> list[Channel]:
+        """GET /channels?provider=P; raises SociocsError with a readable reason on any failure."""
+        try:
+            response = await self._http.get("/channels", params={"provider": provider.value})
+        except httpx.HTTPError as exc:
+            raise SociocsError(f"could not reach Sociocs ({type(exc).__name__})") from None
+        body = _json(response)
+        if response.status_code != 200:
+            raise SociocsError(f"HTTP {response.status_code}: {_error_text(body, response.reason_phrase)}")
+        items = body.get("data", body) if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise SociocsError("unexpected reply to GET /channels")
+        try:
+            return [Channel.model_validate(item) for item in items]
+        except ValidationError:
+            raise SociocsError("unexpected channel entries in GET /channels") from None

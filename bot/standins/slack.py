@@ -1,0 +1,182 @@
+"""A Slack Web API stand-in: the methods the bot calls, with Slack's token checks and error shapes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.standins._server import LocalServer
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    """One request the bot made: a Web API method, or a POST to a `response_url` (method `response_url`)."""
+
+    method: str
+    args: dict[str, Any]
+    token: str | None = None
+    path: str = ""
+
+
+@dataclass
+class SlackWorkspace:
+    """The little world the stand-in answers about."""
+
+    team_id: str = "T0STANDIN"
+    bot_user_id: str = "U0BOT"
+    bot_id: str = "B0BOT"
+    users: dict[str, str] = field(default_factory=lambda: {"U0SENDER": "jane.sender"})
+    channels: dict[str, str] = field(default_factory=lambda: {"C0GENERAL": "general"})
+    # chat.postMessage into these channels fails with the given error (e.g. "not_in_channel").
+    closed_channels: dict[str, str] = field(default_factory=dict)
+
+
+class SlackStandin(LocalServer):
+    """Serves `/api/<method>` and `/response/<id>`; records every call in order."""
+
+    def __init__(
+        self,
+        bot_token: str = "xoxb-standin",
+        app_token: str | None = None,
+        workspace: SlackWorkspace | None = None,
+        on_call: Callable[[SlackCall], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.workspace = workspace or SlackWorkspace()
+        self.on_call = on_call
+        self._ts = itertools.count(1)
+        self._views = itertools.count(1)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"{self.url}/response/{name}"
+
+    def web_app(self) -> web.Application:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response_url)
+        return app
+
+    # Queries for tests -----------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [c for c in self.calls if c.method == method]
+
+    # Handlers ----------------------------------------------------------------------------------------
+
+    def _remember(self, call: SlackCall) -> None:
+        self._record(call)
+        if self.on_call is not None:
+            self.on_call(call)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return web.Response(status=400, text="invalid_payload")
+        self._remember(SlackCall("response_url", body, None, request.match_info["name"]))
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                try:
+                    args.update(await request.json())
+                except json.JSONDecodeError:
+                    return web.json_response({"ok": False, "error": "invalid_json"})
+            else:
+                args.update(dict(await request.post()))
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
+        self._remember(SlackCall(method, args, token))
+        if method == "apps.connections.open":
+            if token is None or token != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": self.socket_url()})
+        if token != self.bot_token:
+            return web.json_response({"ok": False, "error": "not_authed" if not token else "invalid_auth"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(handler(args))
+
+    def socket_url(self) -> str:
+        raise NotImplementedError("socket mode is served by a subclass")
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _m_auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
+        w = self.workspace
+        return {
+            "ok": True,
+            "url": "https://standin.slack.com/",
+            "team": "Stand-in",
+            "user": "sociocs",
+            "team_id": w.team_id,
+            "user_id": w.bot_user_id,
+            "bot_id": w.bot_id,
+        }
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel in self.workspace.closed_channels:
+            return {"ok": False, "error": self.workspace.closed_channels[channel]}
+        if not args.get("text") and not args.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text"), "ts": ts}}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user", ""))
+        name = self.workspace.users.get(user)
+        if name is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": {"id": user, "name": name, "profile": {"display_name": name, "real_name": name}}}
+
+    def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        name = self.workspace.channels.get(channel)
+        if name is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": {"id": channel, "name": name}}
+
+    def _view(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {**view, "id": f"V{next(self._views):08d}"}}
+
+    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        return self._view(args)
+
+    def _m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._view(args)
+
+    def _m_views_push(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._view(args)

@@ -1,0 +1,166 @@
+"""A Sociocs API stand-in that enforces the documented contract of `POST /message` and `GET /channels`.
+
+It refuses what Sociocs refuses (a wrong or missing `apikey`, a missing or unknown field, a bad
+provider or channel key, no content) with Sociocs's error body, and can be scripted per recipient to
+answer like a rate-limited, failing or slow Sociocs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.standins._server import LocalServer
+
+PROVIDERS = ("twlo", "twlowa", "gswa")
+_FIELDS = {
+    "provider",
+    "channel_key",
+    "to",
+    "name",
+    "text",
+    "image_url",
+    "image_urls",
+    "file_url",
+    "video_url",
+    "template",
+    "schedule",
+    "user_id",
+    "contact_saving",
+}
+_E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
+
+
+@dataclass(frozen=True)
+class SociocsCall:
+    method: str
+    path: str
+    body: Any
+    apikey_ok: bool
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    """A scripted answer: an HTTP status and body, optionally after a delay."""
+
+    status: int = 200
+    body: Any = None
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error_body(msg: str) -> dict[str, Any]:
+    return {"status": "error", "errors": [{"msg": msg}]}
+
+
+class SociocsStandin(LocalServer):
+    def __init__(
+        self,
+        api_key: str = "user:secret",
+        channel_keys: dict[str, list[str]] | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.channel_keys = channel_keys if channel_keys is not None else {"twlo": ["ck-twlo"], "twlowa": ["ck-twlowa"]}
+        self.latency = latency
+        self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self._ids = itertools.count(1)
+
+    def web_app(self) -> web.Application:
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_post("/message", self._message)
+        app.router.add_get("/channels", self._channels)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
+        return app
+
+    def script(self, to: str, *replies: Reply) -> None:
+        """Answer the next requests to `to` (E.164 as sent) with `replies`, in order, then normally."""
+        with self._lock:
+            self._scripts[to].extend(replies)
+
+    def messages(self) -> list[SociocsCall]:
+        return [c for c in self.calls if c.path == "/message"]
+
+    def _apikey_ok(self, request: web.Request) -> bool:
+        return request.headers.get("apikey") == self.api_key
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        self._record(SociocsCall(request.method, request.path, None, self._apikey_ok(request)))
+        return web.json_response(error_body("Not found."), status=404)
+
+    async def _channels(self, request: web.Request) -> web.Response:
+        ok = self._apikey_ok(request)
+        self._record(SociocsCall("GET", "/channels", dict(request.query), ok))
+        if not ok:
+            return web.json_response(error_body("Invalid API key."), status=401)
+        provider = request.query.get("provider")
+        if provider not in PROVIDERS:
+            return web.json_response(error_body("Invalid provider."), status=400)
+        keys = self.channel_keys.get(provider, [])
+        return web.json_response(
+            [{"id": i + 1, "channel_key": k, "name": f"{provider} channel {i + 1}"} for i, k in enumerate(keys)]
+        )
+
+    async def _message(self, request: web.Request) -> web.Response:
+        ok = self._apikey_ok(request)
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "apikey"}
+        self._record(SociocsCall("POST", "/message", body, ok, headers))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if not ok:
+            return web.json_response(error_body("Invalid API key."), status=401)
+        if request.content_type != "application/json" or not isinstance(body, dict):
+            return web.json_response(error_body("Malformed request body."), status=400)
+        problem = self._check(body)
+        if problem:
+            return web.json_response(error_body(problem), status=400)
+        reply = None
+        with self._lock:
+            queue = self._scripts.get(str(body["to"]))
+            if queue:
+                reply = queue.popleft()
+        if reply is not None:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+            if reply.body is not None or reply.status != 200:
+                return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        return web.json_response({"status": "success", "data": {"message_id": f"SM{next(self._ids):08d}"}})
+
+    def _check(self, body: dict[str, Any]) -> str | None:
+        unknown = sorted(set(body) - _FIELDS)
+        if unknown:
+            return f"Unknown field: {unknown[0]}."
+        provider = body.get("provider")
+        if provider not in PROVIDERS:
+            return "Invalid provider."
+        if body.get("channel_key") not in self.channel_keys.get(str(provider), []):
+            return "Invalid channel_key."
+        to = body.get("to")
+        if not isinstance(to, str) or not _E164.match(to):
+            return "Invalid phone number."
+        for name in ("name", "text", "image_url", "file_url"):
+            if name in body and (not isinstance(body[name], str) or not body[name]):
+                return f"Invalid {name}."
+        if "image_urls" in body and (
+            not isinstance(body["image_urls"], list)
+            or not body["image_urls"]
+            or not all(isinstance(u, str) and u for u in body["image_urls"])
+        ):
+            return "Invalid image_urls."
+        if not any(k in body for k in ("text", "image_url", "image_urls", "file_url", "video_url", "template")):
+            return "Message content is missing."
+        return None
