@@ -40,5 +40,7 @@ def setup_logging(level: int, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs each request at INFO; keep that for DEBUG only.
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    # httpx logs each request at INFO, and Bolt logs a refused request's whole body (phone numbers and
+    # message text) at INFO: keep both for DEBUG only.
+    for noisy in ("httpx", "slack_bolt"):
+        logging.getLogger(noisy).setLevel(level if level <= logging.DEBUG else logging.WARNING)
