@@ -53,6 +53,21 @@ _REASONS = {
     ValidationResult.INVALID_COUNTRY_CODE: "does not start with a known country code",
     ValidationResult.INVALID_LENGTH: "has the wrong number of digits for its country",
 }
+_PARSE_REASONS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "does not start with a known country code",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "is too short to be a phone number",
+    NumberParseException.TOO_SHORT_NSN: "is too short to be a phone number",
+    NumberParseException.TOO_LONG: "is too long to be a phone number",
+}
+_NEEDS_COUNTRY = " (write it with its country code, like +16175551212, or set DEFAULT_REGION)"
+
+
+_PARSE_REASONS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "does not start with a known country code",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "is too short to be a phone number",
+    NumberParseException.TOO_SHORT_NSN: "is too short to be a phone number",
+    NumberParseException.TOO_LONG: "is too long to be a phone number",
+}
 
 
 def parse_number(text: str, default_region: str | None) -> PhoneNumber:
@@ -77,8 +92,10 @@ def parse_number(text: str, default_region: str | None) -> PhoneNumber:
     for candidate, region in candidates:
         try:
             number = phonenumbers.parse(candidate, region)
-        except NumberParseException:
-            first_error = first_error or InvalidNumber(shown, "is not a phone number")
+        except NumberParseException as exc:
+            first_error = first_error or InvalidNumber(
+                shown, _PARSE_REASONS.get(exc.error_type, "is not a phone number")
+            )
             continue
         if phonenumbers.is_valid_number(number):
             return PhoneNumber(
@@ -88,7 +105,7 @@ def parse_number(text: str, default_region: str | None) -> PhoneNumber:
         possible = phonenumbers.is_possible_number_with_reason(number)
         reason = _REASONS.get(possible, "is not a valid phone number")
         if not shown.startswith("+") and not default_region and region is None:
-            reason += " (write it with its country code, like +16175551212, or set DEFAULT_REGION)"
+            reason += _NEEDS_COUNTRY
         first_error = first_error or InvalidNumber(shown, reason)
     assert first_error is not None
     raise first_error

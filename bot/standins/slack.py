@@ -22,6 +22,7 @@ class SlackCall:
     args: dict[str, Any]
     token: str | None = None
     path: str = ""
+    response: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -101,17 +102,22 @@ class SlackStandin(LocalServer):
                 args.update(dict(await request.post()))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
-        self._remember(SlackCall(method, args, token))
+        result = self._answer(method, args, token)
+        self._remember(SlackCall(method, args, token, response=result))
+        return web.json_response(result)
+
+    def _answer(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         if method == "apps.connections.open":
             if token is None or token != self.app_token:
-                return web.json_response({"ok": False, "error": "invalid_auth"})
-            return web.json_response({"ok": True, "url": self.socket_url()})
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": self.socket_url()}
         if token != self.bot_token:
-            return web.json_response({"ok": False, "error": "not_authed" if not token else "invalid_auth"})
+            return {"ok": False, "error": "not_authed" if not token else "invalid_auth"}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(args))
+            return {"ok": False, "error": "unknown_method"}
+        result: dict[str, Any] = handler(args)
+        return result
 
     def socket_url(self) -> str:
         raise NotImplementedError("socket mode is served by a subclass")

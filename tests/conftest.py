@@ -1,0 +1,248 @@
+"""Fixtures that run the bot the way Slack and Sociocs see it.
+
+The bot runs as its own process (`python -m bot`, HTTP mode, exactly as deployed) on a free port of
+127.0.0.1. It talks to a Slack Web API stand-in and a Sociocs stand-in that run in this process and
+record every call; tests send it signed requests over real HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from bot.standins import SlackCall, SlackStandin, SociocsStandin
+from bot.standins.slack import SlackWorkspace
+
+SIGNING_SECRET = "test-signing-secret-5d1c"
+BOT_TOKEN = "xoxb-test-bot-token-77aa"
+API_KEY = "test-user:test-password-93f1"
+CHANNEL_KEYS = {"twlo": ["ck-twlo-test-0001"], "twlowa": ["ck-twlowa-test-0002"], "gswa": ["ck-gswa-test-0003"]}
+SECRETS = (SIGNING_SECRET, BOT_TOKEN, API_KEY, "test-password-93f1")
+
+_numbers = itertools.count(2000)
+
+
+def new_number() -> str:
+    """A fresh valid US number, so each test can pick out its own calls from the shared stand-ins."""
+    return f"+1617555{next(_numbers):04d}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+class RunningBot:
+    """A bot process under test, with helpers to talk to it like Slack does."""
+
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path, slack: SlackStandin) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+        self.slack = slack
+        self.http = httpx.Client(base_url=url, timeout=10)
+
+    def command(
+        self,
+        text: str,
+        *,
+        channel: str = "C0GENERAL",
+        user: str = "U0SENDER",
+        response_name: str = "cmd",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        body = urlencode(
+            {
+                "token": "deprecated",
+                "team_id": "T0STANDIN",
+                "channel_id": channel,
+                "channel_name": "somewhere",
+                "user_id": user,
+                "user_name": "jane.sender",
+                "command": "/sms",
+                "text": text,
+                "response_url": self.slack.response_url(response_name),
+                "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+                "api_app_id": "A0STANDIN",
+            }
+        )
+        signed = sign(body) if headers is None else headers
+        return self.http.post(
+            "/slack/events",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", **signed},
+        )
+
+    def interaction(self, payload: dict[str, Any]) -> httpx.Response:
+        import json
+
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.http.post(
+            "/slack/events", content=body, headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+        )
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.http.close()
+        return int(self.process.returncode)
+
+
+def bot_env(slack: SlackStandin, sociocs: SociocsStandin, **overrides: str | None) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "SLACK_MODE": "http",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "HOST": "127.0.0.1",
+        "SOCIOCS_API_KEY": API_KEY,
+        "SOCIOCS_BASE_URL": sociocs.url,
+        "SOCIOCS_CHANNEL_KEY_TWLO": CHANNEL_KEYS["twlo"][0],
+        "SOCIOCS_CHANNEL_KEY_TWLOWA": CHANNEL_KEYS["twlowa"][0],
+        "SOCIOCS_TIMEOUT_SECONDS": "3",
+        "LOG_LEVEL": "INFO",
+    }
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def start_bot(env: dict[str, str], slack: SlackStandin, workdir: Path, ready_timeout: float = 20) -> RunningBot:
+    port = free_port()
+    env = {**env, "PORT": str(port)}
+    log_path = workdir / f"bot-{port}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=workdir, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the bot exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return RunningBot(process, url, log_path, slack)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"the bot did not become ready:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def slack() -> Iterator[SlackStandin]:
+    workspace = SlackWorkspace(
+        users={"U0SENDER": "jane.sender", "U0OTHER": "omar"},
+        channels={"C0GENERAL": "general", "C0SUPPORT": "support"},
+        closed_channels={"G0PRIVATE": "channel_not_found", "C0NOTIN": "not_in_channel"},
+    )
+    standin = SlackStandin(bot_token=BOT_TOKEN, workspace=workspace)
+    standin.start_in_thread()
+    yield standin
+    standin.stop_thread()
+
+
+@pytest.fixture(scope="session")
+def sociocs() -> Iterator[SociocsStandin]:
+    standin = SociocsStandin(api_key=API_KEY, channel_keys={k: list(v) for k, v in CHANNEL_KEYS.items()})
+    standin.start_in_thread()
+    yield standin
+    standin.stop_thread()
+
+
+@pytest.fixture(scope="session")
+def bot(slack: SlackStandin, sociocs: SociocsStandin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    """The default bot: SMS and Twilio WhatsApp configured, no DEFAULT_REGION."""
+    running = start_bot(bot_env(slack, sociocs), slack, tmp_path_factory.mktemp("bot"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def make_bot(slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path) -> Iterator[Any]:
+    """Start a bot with other settings: `make_bot(DEFAULT_REGION="US")`; stopped after the test."""
+    started: list[RunningBot] = []
+
+    def make(**overrides: str | None) -> RunningBot:
+        running = start_bot(bot_env(slack, sociocs, **overrides), slack, tmp_path)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()
+
+
+# Reading what the bot did ----------------------------------------------------------------------------
+
+
+def posts(calls: list[SlackCall]) -> list[SlackCall]:
+    return [c for c in calls if c.method == "chat.postMessage"]
+
+
+def parents_for(calls: list[SlackCall], number: str) -> list[SlackCall]:
+    return [c for c in posts(calls) if not c.args.get("thread_ts") and number in str(c.args.get("text"))]
+
+
+def replies_for(calls: list[SlackCall], number: str) -> list[SlackCall]:
+    return [c for c in posts(calls) if c.args.get("thread_ts") and number in str(c.args.get("text"))]
+
+
+def wait_outcome(slack: SlackStandin, number: str, timeout: float = 15) -> tuple[SlackCall, SlackCall]:
+    """The parent message and the outcome reply for `number`, once both are posted."""
+
+    def found(calls: list[SlackCall]) -> tuple[SlackCall, SlackCall] | None:
+        parents = parents_for(calls, number)
+        replies = replies_for(calls, number)
+        return (parents[0], replies[0]) if parents and replies else None
+
+    return slack.wait_for(found, timeout)
+
+
+def everything_about(slack: SlackStandin, sociocs: SociocsStandin, number: str) -> list[object]:
+    """Every Slack post or Sociocs request that mentions `number` (for 'nothing happened' checks)."""
+    slack_hits = [c for c in slack.calls if number in str(c.args)]
+    sociocs_hits = [c for c in sociocs.calls if number in str(c.body)]
+    return [*slack_hits, *sociocs_hits]
+
+
+def settle(bot: RunningBot, slack: SlackStandin) -> None:
+    """Send one valid command and wait for its outcome: anything queued before it has had its chance."""
+    number = new_number()
+    response = bot.command(f"{number} settle")
+    assert response.status_code == 200
+    wait_outcome(slack, number)
