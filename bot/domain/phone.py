@@ -31,6 +31,8 @@ class PhoneNumber:
         """`+1617***1212`: enough to tell numbers apart in logs, not enough to text someone."""
         if len(self.e164) <= 8:
             return self.e164[:3] + "***"
+        if len(self.e164) < 12:  # short numbers: keep at least three digits hidden
+            return f"{self.e164[:3]}***{self.e164[-2:]}"
         return f"{self.e164[:5]}***{self.e164[-4:]}"
 
     def __str__(self) -> str:
@@ -59,53 +61,37 @@ _PARSE_REASONS = {
     NumberParseException.TOO_SHORT_NSN: "is too short to be a phone number",
     NumberParseException.TOO_LONG: "is too long to be a phone number",
 }
-_NEEDS_COUNTRY = " (write it with its country code, like +16175551212, or set DEFAULT_REGION)"
-
-
-_PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "does not start with a known country code",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "is too short to be a phone number",
-    NumberParseException.TOO_SHORT_NSN: "is too short to be a phone number",
-    NumberParseException.TOO_LONG: "is too long to be a phone number",
-}
 
 
 def parse_number(text: str, default_region: str | None) -> PhoneNumber:
     """Parse `text` into a valid number or raise InvalidNumber naming it.
 
-    A leading `+` or a bare run of digits starting with a country code (`16175551212`) is read as
-    international; anything else needs `default_region` (e.g. `US`).
+    With a leading `+` the number is international. Without one it is read in `default_region` (e.g.
+    `US`) when that is set, and otherwise as digits that start with a country code, as CRMs export
+    them (`16175551212`). Never both: with DEFAULT_REGION=US a mistyped `617 555 12122` must be refused,
+    not read as an Australian number.
     """
     shown = " ".join(text.split())
     if not looks_like_number(shown):
         raise InvalidNumber(shown or "(empty)", "is not a phone number")
     digits = re.sub(r"\D", "", shown)
-    candidates: list[tuple[str, str | None]] = []
-    if shown.startswith("+"):
-        candidates.append(("+" + digits, None))
-    else:
-        if default_region:
-            candidates.append((shown, default_region))
-        # People paste `16175551212` from CRMs: digits with the country code but no plus.
-        candidates.append(("+" + digits, None))
-    first_error: InvalidNumber | None = None
-    for candidate, region in candidates:
-        try:
-            number = phonenumbers.parse(candidate, region)
-        except NumberParseException as exc:
-            first_error = first_error or InvalidNumber(
-                shown, _PARSE_REASONS.get(exc.error_type, "is not a phone number")
-            )
-            continue
-        if phonenumbers.is_valid_number(number):
-            return PhoneNumber(
-                phonenumbers.format_number(number, PhoneNumberFormat.E164),
-                phonenumbers.region_code_for_number(number),
-            )
+    international = shown.startswith("+") or not default_region
+    candidate, region = ("+" + digits, None) if international else (shown, default_region)
+    hint = ""
+    if not shown.startswith("+"):
+        hint = (
+            f" for {default_region} (start numbers in other countries with +)"
+            if default_region
+            else " (write it with its country code, like +16175551212, or set DEFAULT_REGION)"
+        )
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except NumberParseException as exc:
+        raise InvalidNumber(shown, _PARSE_REASONS.get(exc.error_type, "is not a phone number") + hint) from None
+    if not phonenumbers.is_valid_number(number):
         possible = phonenumbers.is_possible_number_with_reason(number)
-        reason = _REASONS.get(possible, "is not a valid phone number")
-        if not shown.startswith("+") and not default_region and region is None:
-            reason += _NEEDS_COUNTRY
-        first_error = first_error or InvalidNumber(shown, reason)
-    assert first_error is not None
-    raise first_error
+        raise InvalidNumber(shown, _REASONS.get(possible, "is not a valid phone number") + hint)
+    return PhoneNumber(
+        phonenumbers.format_number(number, PhoneNumberFormat.E164),
+        phonenumbers.region_code_for_number(number),
+    )

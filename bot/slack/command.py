@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.domain.phone import InvalidNumber, looks_like_number, parse_number
+from bot.domain.phone import InvalidNumber, PhoneNumber, looks_like_number, parse_number
 from bot.domain.providers import Provider, provider_for_word
 from bot.slack.text import unwrap
 
@@ -109,12 +109,11 @@ def _is_number_token(token: str) -> bool:
     return token.startswith("<tel:") or looks_like_number(unwrap(token))
 
 
-def _is_valid(text: str, default_region: str | None) -> bool:
+def _parsed(text: str, default_region: str | None) -> PhoneNumber | None:
     try:
-        parse_number(text, default_region)
+        return parse_number(text, default_region)
     except InvalidNumber:
-        return False
-    return True
+        return None
 
 
 def _read_recipients(scan: _Scanner, default_region: str | None) -> list[str]:
@@ -135,7 +134,7 @@ def _read_recipients(scan: _Scanner, default_region: str | None) -> list[str]:
         # longest run of tokens that is a valid number ("+1 617 555 1212 2 for 1" → "+1 617 555 1212").
         for count in range(len(group), 0, -1):
             candidate = " ".join(t for t, _ in group[:count])
-            if _is_valid(candidate, default_region):
+            if _parsed(candidate, default_region) is not None:
                 recipients.append(candidate)
                 scan.pos = group[count - 1][1]
                 return recipients

@@ -14,7 +14,7 @@ from bot.domain.segments import Encoding, count_segments
 from bot.slack.text import escape
 
 Block = dict[str, Any]
-_SECTION_LIMIT = 2800  # Slack allows 3000 characters per section text; leave room for quoting.
+_SECTION_LIMIT = 2800  # Slack allows 3000 characters per section text; counted after escaping and quoting.
 
 USAGE = "/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--file URL] MESSAGE"
 
@@ -43,14 +43,34 @@ def help_text(
     )
 
 
+def _sections(lines: list[tuple[str, str, str]]) -> list[Block]:
+    """Verbatim sections of (prefix, text, continuation prefix) lines, text escaped, each section within the limit.
+
+    Lengths are counted after escaping (`&` becomes five characters) and prefixing; a line too long for one
+    section is cut between characters, so an entity is never split.
+    """
+    rendered: list[str] = []
+    for prefix, text, continued in lines:
+        current = prefix
+        for ch in text:
+            piece = escape(ch)
+            if len(current) + len(piece) > _SECTION_LIMIT:
+                rendered.append(current)
+                current = continued
+            current += piece
+        rendered.append(current)
+    texts: list[str] = []
+    for line in rendered:
+        if texts and len(texts[-1]) + 1 + len(line) <= _SECTION_LIMIT:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": t, "verbatim": True}} for t in texts]
+
+
 def _quote(text: str) -> list[Block]:
     """The text as quoted sections, split to stay inside Slack's section limit."""
-    blocks: list[Block] = []
-    for start in range(0, len(text), _SECTION_LIMIT):
-        chunk = escape(text[start : start + _SECTION_LIMIT])
-        quoted = "\n".join("> " + line if line else ">" for line in chunk.split("\n"))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quoted, "verbatim": True}})
-    return blocks
+    return _sections([("> " if line else ">", line, "> ") for line in text.split("\n")])
 
 
 def _recipient(number: PhoneNumber, name: str | None) -> str:
@@ -83,11 +103,11 @@ def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list
     ]
     if draft.text:
         blocks.extend(_quote(draft.text))
-    media = [f"Image: {escape(u)}" for u in draft.image_urls]
+    media = [("Image: ", u, "") for u in draft.image_urls]
     if draft.file_url:
-        media.append(f"File: {escape(draft.file_url)}")
+        media.append(("File: ", draft.file_url, ""))
     if media:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(media), "verbatim": True}})
+        blocks.extend(_sections(media))
     context = [n for n in (segment_note(draft.provider, draft.text),) if n]
     if dry_run:
         context.append("Dry run: nothing is sent to Sociocs.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -55,6 +56,7 @@ class SlackStandin(LocalServer):
         self.on_call = on_call
         self._ts = itertools.count(1)
         self._views = itertools.count(1)
+        self._sockets: set[web.WebSocketResponse] = set()
 
     @property
     def api_url(self) -> str:
@@ -67,6 +69,7 @@ class SlackStandin(LocalServer):
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response_url)
+        app.router.add_get("/socket", self._socket)
         return app
 
     # Queries for tests -----------------------------------------------------------------------------
@@ -120,7 +123,38 @@ class SlackStandin(LocalServer):
         return result
 
     def socket_url(self) -> str:
-        raise NotImplementedError("socket mode is served by a subclass")
+        return self.url.replace("http://", "ws://", 1) + "/socket"
+
+    # Socket Mode: a websocket that says hello, carries envelopes to the bot and records its acks. ---
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        self._remember(SlackCall("socket_connect", {}))
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0STANDIN"}})
+        try:
+            async for message in ws:
+                if message.type == web.WSMsgType.TEXT:
+                    self._remember(SlackCall("socket_ack", json.loads(message.data)))
+        finally:
+            self._sockets.discard(ws)
+        return ws
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    def push(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope (e.g. a slash command) to every connected bot; callable from any thread."""
+        loop = self._loop
+        assert loop is not None, "push needs the stand-in running in its own thread"
+
+        async def send() -> None:
+            for ws in list(self._sockets):
+                await ws.send_json(envelope)
+
+        asyncio.run_coroutine_threadsafe(send(), loop).result(5)
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
