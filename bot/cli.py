@@ -60,5 +60,8 @@ def _run(command: str, settings: Settings) -> int:
     setup_logging(settings.logging_level, settings.secrets())
     try:
         return asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(f"sociocs-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0

@@ -10,11 +10,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import uvicorn
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.slack.app import build_bot
 from bot.web import build_web_app
 
@@ -29,8 +32,36 @@ class _Server(uvicorn.Server):
         yield
 
 
+_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"}
+)
+
+
+async def check_tokens(client: AsyncWebClient, settings: Settings) -> None:
+    """Refuse to start on a token Slack rejects, with one line naming it; network trouble only warns."""
+    checks: list[tuple[str, Callable[[], Awaitable[Any]]]] = [("SLACK_BOT_TOKEN", client.auth_test)]
+    if settings.mode == "socket" and settings.slack_app_token is not None:
+        app_token = settings.slack_app_token.get_secret_value()
+        checks.append(("SLACK_APP_TOKEN", lambda: client.apps_connections_open(app_token=app_token)))
+    for name, call in checks:
+        try:
+            await call()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in _REFUSED:
+                raise ConfigError(f"{name} was refused by Slack ({error})") from None
+            log.warning("could not check %s with Slack: %s", name, error)
+        except Exception as exc:  # Slack unreachable right now: start anyway, readiness will tell
+            log.warning("could not reach Slack to check %s (%s)", name, type(exc).__name__)
+
+
 async def serve(settings: Settings) -> int:
     bot = await build_bot(settings)
+    try:
+        await check_tokens(bot.client, settings)
+    except ConfigError:
+        await bot.aclose()
+        raise
     stopping = asyncio.Event()
     socket_handler = None
 
@@ -67,21 +98,28 @@ async def serve(settings: Settings) -> int:
             return
         log.info("received %s: finishing %d send(s) in flight, then stopping", sig.name, bot.background.in_flight)
         stopping.set()
-        server.should_exit = True
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
 
+    serving = asyncio.create_task(server.serve(), name="http")
+    connecting = None
     if socket_handler is not None:
-        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("connected to Slack in socket mode")
+        connecting = asyncio.create_task(socket_handler.connect_async(), name="socket")  # type: ignore[no-untyped-call]
     log.info("listening on %s:%d (%s mode)", settings.host, settings.port, settings.mode)
+    stop = asyncio.create_task(stopping.wait(), name="stop")
     try:
-        await server.serve()
+        await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopping.set()
+        stop.cancel()
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
         if socket_handler is not None:
+            # No new events over the socket; sends already acknowledged go on below.
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
         finished = await bot.background.drain(settings.shutdown_grace_seconds)
         if not finished:
             log.warning("shutdown grace period over with %d send(s) still in flight", bot.background.in_flight)

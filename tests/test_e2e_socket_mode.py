@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,16 @@ import pytest
 
 from bot.standins import SlackStandin, SociocsStandin
 from bot.standins.slack import SlackWorkspace
-from tests.conftest import BOT_TOKEN, CHANNEL_KEYS, RunningBot, bot_env, new_number, start_bot, wait_outcome
+from tests.conftest import (
+    BOT_TOKEN,
+    CHANNEL_KEYS,
+    RunningBot,
+    bot_env,
+    free_port,
+    new_number,
+    start_bot,
+    wait_outcome,
+)
 
 APP_TOKEN = "xapp-1-test-app-token-42"
 
@@ -73,7 +84,23 @@ def test_socket_mode_sends_and_acks_over_the_socket(
         assert running.stop() == 0
 
 
-def test_wrong_app_token_never_becomes_ready(socket_slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path):
-    env = bot_env(socket_slack, sociocs, SLACK_MODE="socket", SLACK_APP_TOKEN="xapp-1-revoked")
-    with pytest.raises(RuntimeError):
-        start_bot(env, socket_slack, tmp_path, ready_timeout=4)
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"SLACK_APP_TOKEN": "xapp-1-revoked"}, "SLACK_APP_TOKEN was refused by Slack (invalid_auth)"),
+        (
+            {"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_BOT_TOKEN": "xoxb-revoked"},
+            "SLACK_BOT_TOKEN was refused by Slack (invalid_auth)",
+        ),
+    ],
+)
+def test_a_token_slack_refuses_stops_the_bot_with_one_line(
+    socket_slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path, overrides: dict[str, str], line: str
+):
+    env = bot_env(socket_slack, sociocs, SLACK_MODE="socket", PORT=str(free_port()), **overrides)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"sociocs-bot: configuration error: {line}"
+    assert "revoked" not in result.stderr
