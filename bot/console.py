@@ -44,6 +44,17 @@ def _render(call: SlackCall) -> str | None:
     elif call.method == "response_url":
         body = [str(args.get("text", ""))]
         head = "slack> only you can see:"
+    elif call.method in ("views.open", "views.update"):
+        view = args.get("view")
+        view = json.loads(view) if isinstance(view, str) else view or {}
+        filled = []
+        for block in view.get("blocks", []):
+            element = block.get("element") or {}
+            value = element.get("initial_value") or (element.get("initial_option") or {}).get("value")
+            if value:
+                filled.append(f"{block.get('block_id')}: {value}")
+        body = ["(in Slack the compose form opens here; the console cannot show forms)", *filled]
+        head = f"slack> {call.method} {view.get('callback_id', '')}:"
     elif call.method in ("auth.test", "users.info", "conversations.info"):
         return None
     else:

@@ -50,6 +50,10 @@ def test_manifest_declares_the_contract(manifest: dict[str, Any]):
     assert command["command"] == "/sms" and command["usage_hint"]
     assert command["should_escape"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    shortcuts = {(s["callback_id"], s["type"]) for s in manifest["features"]["shortcuts"]}
+    assert shortcuts == {("send_as_sms", "message"), ("compose_sms", "global")}
+    # Outcomes a person cannot see in the channel come by direct message from the app.
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "chat:write.public"} <= scopes

@@ -60,6 +60,19 @@ class Rules:
     def channel_key(self, provider: Provider) -> str | None:
         return self.channel_keys.get(provider)
 
+    def provider_problem(self, provider: Provider | None) -> Problem | None:
+        """Why `provider` (or the default, when None) cannot be used here, or None if it can."""
+        chosen = provider or self.default_provider
+        if chosen is None:
+            return Problem(
+                "provider", "No Sociocs channel is configured: set SOCIOCS_CHANNEL_KEY_TWLO, _TWLOWA or _GSWA."
+            )
+        if self.channel_key(chosen) is None and not self.dry_run:
+            return Problem(
+                "provider", f"{chosen.label} is not set up here: an admin must set {chosen.channel_key_setting}."
+            )
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class RawDraft:
@@ -105,16 +118,9 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
     problems: list[Problem] = []
 
     provider = raw.provider or rules.default_provider
-    if provider is None:
-        problems.append(
-            Problem("provider", "No Sociocs channel is configured: set SOCIOCS_CHANNEL_KEY_TWLO, _TWLOWA or _GSWA.")
-        )
-    elif rules.channel_key(provider) is None and not rules.dry_run:
-        problems.append(
-            Problem(
-                "provider", f"{provider.label} is not set up here: an admin must set {provider.channel_key_setting}."
-            )
-        )
+    problem = rules.provider_problem(raw.provider)
+    if problem is not None:
+        problems.append(problem)
 
     recipients: list[PhoneNumber] = []
     entries = [r.strip() for r in raw.recipients if r.strip()]

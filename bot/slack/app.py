@@ -1,13 +1,18 @@
-"""Builds the Bolt app and registers its listeners by kind. Listeners acknowledge first, then work."""
+"""Builds the Bot: the Slack client, the Sociocs client, the Bolt app and its listeners.
+
+Listeners are registered by kind (`bot.slack.listeners`); each acknowledges first and hands the
+work to `Background`, so Slack always gets its answer well inside 3 seconds.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -15,17 +20,18 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.domain.draft import DraftError, RawDraft, make_draft
+from bot.domain.draft import Draft, DraftError, RawDraft, make_draft
 from bot.sending import SendService
-from bot.slack.command import ComposeRequest, HelpRequest, SendRequest, UsageError, parse_command
 from bot.slack.messages import help_text
 from bot.slack.names import NameResolver
 from bot.slack.report import SlackThreadReporter
-from bot.slack.text import decode, escape
+from bot.slack.text import escape
 from bot.sociocs import SociocsClient
 from bot.tasks import Background
 
 log = logging.getLogger(__name__)
+
+PrivateSink = Callable[[str], Awaitable[None]]
 
 
 @dataclass
@@ -39,6 +45,7 @@ class Bot:
     service: SendService
     background: Background
     names: NameResolver
+    bot_user_id: str | None = None
 
     async def aclose(self) -> None:
         if self.sociocs is not None:
@@ -51,15 +58,42 @@ class Bot:
         s = self.settings
         return help_text(s.channel_keys, s.default_provider, s.whatsapp_provider, s.max_recipients)
 
-    def raw_draft(self, request: SendRequest, names: dict[str, str] | None = None) -> RawDraft:
-        return RawDraft(
-            recipients=request.recipients,
-            text=decode(request.message, names),
-            provider=request.provider,
-            name=request.name,
-            image_urls=request.image_urls,
-            file_url=request.file_url,
+    def draft(self, raw: RawDraft) -> Draft:
+        """The one place drafts are checked, for every entry point."""
+        return make_draft(raw, self.settings.rules())
+
+    async def deliver(
+        self,
+        draft: Draft,
+        *,
+        channel_id: str,
+        sender_id: str | None,
+        private: PrivateSink,
+        thread_ts: str | None = None,
+        via: str,
+    ) -> None:
+        """Send a checked draft and report it in `channel_id` (in `thread_ts` when given)."""
+        reporter = SlackThreadReporter(
+            self.client,
+            channel_id=channel_id,
+            sender_id=sender_id,
+            private=private,
+            dry_run=self.service.dry_run,
+            thread_ts=thread_ts,
+            bot_user_id=self.bot_user_id,
         )
+        await self.service.send(draft, reporter, context=f"via={via} user={sender_id}")
+
+    def direct_message(self, user_id: str) -> PrivateSink:
+        """A private sink that writes to the person in the bot's DM (the modal has no response_url)."""
+
+        async def tell(text: str) -> None:
+            try:
+                await self.client.chat_postMessage(channel=user_id, text=text, unfurl_links=False, link_names=False)
+            except SlackApiError as exc:
+                log.error("could not message %s privately either: %s", user_id, exc.response.get("error"))
+
+        return tell
 
 
 def problems_text(error: DraftError) -> str:
@@ -70,12 +104,14 @@ def problems_text(error: DraftError) -> str:
 async def build_bot(
     settings: Settings, *, console: bool = False, on_sociocs_request: Callable[[Any], None] | None = None
 ) -> Bot:
-    """Create the Slack client, the Sociocs client and the Bolt app with its listeners.
+    """Create the clients and the Bolt app with its listeners.
 
-    `console` turns off request signing checks: the console feeds commands in-process.
+    `console` turns off request signing checks: the console feeds requests in-process.
     `on_sociocs_request` sees each Sociocs request body (never its headers), for the console.
     """
     import aiohttp
+
+    from bot.slack.listeners import register_all
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "xoxb-console"
     client = AsyncWebClient(
@@ -93,12 +129,13 @@ async def build_bot(
             max_in_flight=settings.sociocs_max_concurrency,
             on_request=on_sociocs_request,
         )
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "console"
     app = AsyncApp(
         client=client,
-        signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "console",
+        signing_secret=signing_secret,
         request_verification_enabled=not console,
-        # Listeners only acknowledge and hand work to `Background`, so answering after they return is fast
-        # and avoids Bolt's 10 ms ack polling.
+        # Listeners only acknowledge and hand work to `Background`, so answering after they return is
+        # fast and avoids Bolt's 10 ms polling for the acknowledgement.
         process_before_response=True,
         logger=logging.getLogger("bot.bolt"),
     )
@@ -111,56 +148,5 @@ async def build_bot(
         background=Background(),
         names=NameResolver(client),
     )
-    register(bot)
+    register_all(bot)
     return bot
-
-
-def register(bot: Bot) -> None:
-    """Listeners by kind; each is a plain typed function closed over the bot."""
-    settings = bot.settings
-
-    @bot.app.command("/sms")
-    async def sms_command(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
-    ) -> None:
-        text = command.get("text") or ""
-        try:
-            parsed = parse_command(
-                text, whatsapp_provider=settings.whatsapp_provider, default_region=settings.default_region
-            )
-        except UsageError as exc:
-            await ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n\n{bot.help()}")
-            return
-        if isinstance(parsed, HelpRequest | ComposeRequest):
-            await ack(response_type="ephemeral", text=bot.help())
-            return
-        try:
-            make_draft(bot.raw_draft(parsed), settings.rules())
-        except DraftError as exc:
-            await ack(response_type="ephemeral", text=problems_text(exc))
-            return
-        await ack()
-        bot.background.spawn(_send_command(bot, parsed, command, respond, context.bot_user_id), name="sms-command")
-
-
-async def _send_command(
-    bot: Bot, request: SendRequest, command: dict[str, Any], respond: AsyncRespond, bot_user_id: str | None
-) -> None:
-    async def tell_privately(text: str) -> None:
-        await respond(text=text, response_type="ephemeral", replace_original=False)
-
-    names = await bot.names.names_for(request.message)
-    try:
-        draft = make_draft(bot.raw_draft(request, names), bot.settings.rules())
-    except DraftError as exc:  # a looked-up name pushed the text over a limit
-        await tell_privately(problems_text(exc))
-        return
-    reporter = SlackThreadReporter(
-        bot.client,
-        channel_id=str(command.get("channel_id")),
-        sender_id=command.get("user_id"),
-        private=tell_privately,
-        dry_run=bot.service.dry_run,
-        bot_user_id=bot_user_id,
-    )
-    await bot.service.send(draft, reporter, context=f"via=command user={command.get('user_id')}")

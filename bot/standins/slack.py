@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.views import View
 
+from bot.slack.views import check_view
 from bot.standins._server import LocalServer
 
 
@@ -208,7 +211,12 @@ class SlackStandin(LocalServer):
             view = json.loads(view)
         if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
             return {"ok": False, "error": "invalid_arguments"}
-        return {"ok": True, "view": {**view, "id": f"V{next(self._views):08d}"}}
+        try:  # Slack refuses a view that breaks Block Kit's limits
+            View(**view).validate_json()
+            check_view(view)
+        except (SlackObjectFormationError, ValueError, TypeError) as exc:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [str(exc)]}}
+        return {"ok": True, "view": {**view, "id": f"V{next(self._views):08d}", "hash": f"h{next(self._views)}"}}
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("trigger_id"):
