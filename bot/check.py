@@ -11,8 +11,10 @@ from typing import TextIO
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, Settings
+from bot.ledger import Ledger
 from bot.sociocs import SociocsClient, SociocsError
 
 
@@ -32,6 +34,13 @@ async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
         line(True, "configuration", f"{settings.mode} mode; providers {providers}; default {default}")
     except ConfigError as exc:
         line(False, "configuration", str(exc))
+
+    try:
+        ledger = await Ledger.open(settings.database_url)
+        await ledger.close()
+        line(True, "ledger", f"{make_url(settings.database_url).get_backend_name()} database ready")
+    except Exception as exc:
+        line(False, "ledger", f"cannot open DATABASE_URL ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
 
     if settings.slack_bot_token is not None:
         client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)

@@ -7,11 +7,11 @@ check here raises `ConfigError` with that line, and `load_settings` turns pydant
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Annotated, Literal
 
 import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.draft import Rules
 from bot.domain.providers import PROVIDER_ORDER, Provider
@@ -50,7 +50,42 @@ class Settings(BaseSettings):
     default_region: str | None = None
     max_recipients: int = Field(10, ge=1, le=100)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=3600)
+    log_phone_numbers: bool = False
+
+    # The ledger and the guardrails.
+    database_url: str = "sqlite:///./data/sociocs-bot.db"
+    allowed_user_ids: Annotated[frozenset[str], NoDecode] = frozenset()
+    allowed_usergroup_ids: Annotated[frozenset[str], NoDecode] = frozenset()
+    allowed_channel_ids: Annotated[frozenset[str], NoDecode] = frozenset()
+    allowed_countries: Annotated[frozenset[str], NoDecode] = frozenset()
+    rate_limit_per_user_per_minute: int | None = Field(None, ge=1, le=10000)
+
+    @field_validator(
+        "allowed_user_ids", "allowed_usergroup_ids", "allowed_channel_ids", "allowed_countries", mode="before"
+    )
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _known_countries(cls, value: frozenset[str]) -> frozenset[str]:
+        upper = frozenset(v.upper() for v in value)
+        unknown = sorted(upper - phonenumbers.SUPPORTED_REGIONS)
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not an ISO country code such as US, GB or IN")
+        return upper
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgres:", "postgresql+psycopg:")):
+            raise ValueError("use sqlite:///PATH or postgresql://USER@HOST/DB")
+        return value
 
     @field_validator("slack_mode", mode="before")
     @classmethod
@@ -71,6 +106,11 @@ class Settings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{value!r} is not an ISO country code such as US, GB or IN")
         return region
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
@@ -178,7 +218,11 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, for the log scrubber."""
         values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.sociocs_api_key]
-        return [v.get_secret_value() for v in values if v is not None]
+        secrets = [v.get_secret_value() for v in values if v is not None]
+        from sqlalchemy.engine import make_url
+
+        password = make_url(self.database_url).password
+        return [*secrets, str(password)] if password else secrets
 
 
 def _describe(error: ValidationError) -> str:

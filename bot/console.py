@@ -8,6 +8,7 @@ with one, messages really go out through Sociocs.
 from __future__ import annotations
 
 import json
+import tempfile
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
@@ -76,7 +77,11 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     workspace = SlackWorkspace(users={CONSOLE_USER: "you"}, channels={CONSOLE_CHANNEL: "console"})
     slack = SlackStandin(bot_token=_CONSOLE_TOKEN, workspace=workspace, on_call=on_call)
     await slack.start()
-    local = settings.model_copy(update={"slack_bot_token": None, "slack_api_url": slack.api_url})
+    update: dict[str, object] = {"slack_bot_token": None, "slack_api_url": slack.api_url}
+    scratch = tempfile.TemporaryDirectory(prefix="sociocs-console-")
+    if settings.dry_run:  # a dry run records nothing that matters: keep its ledger out of the way
+        update["database_url"] = f"sqlite:///{scratch.name}/ledger.db"
+    local = settings.model_copy(update=update)
     bot = await build_bot(
         local,
         console=True,
@@ -98,6 +103,7 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     finally:
         await bot.aclose()
         await slack.stop()
+        scratch.cleanup()
     return 0
 
 

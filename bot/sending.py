@@ -1,23 +1,37 @@
-"""The one send path: every entry point hands a checked Draft and a Reporter to `SendService.send`.
+"""The one send path, shared by the command, the modal, the shortcuts and the Retry button.
 
-It maps the draft to one Sociocs payload per recipient, sends them concurrently (the Sociocs client
-bounds how many are in flight), and tells the reporter about each outcome as it arrives. It knows
-nothing of Slack; the reporter does the talking.
+`accept` applies the guardrails and writes the messages to the ledger as queued (before Slack is
+answered, so nothing accepted is ever lost); `send` calls Sociocs for each recipient, records each
+outcome and tells the reporter. It knows nothing of Slack; the reporter does the talking.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.domain.draft import Draft, Rules
-from bot.domain.outcome import Outcome
+from bot.domain.draft import Draft, DraftError, Problem, Rules
+from bot.domain.outcome import Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import PhoneNumber
+from bot.domain.providers import Provider
+from bot.guardrails import Guardrails
+from bot.ledger import Ledger, NewSend, RateLimited, SendRecord, SendStatus
 
 log = logging.getLogger("bot.send")
+
+AUTO_ATTEMPTS = 3  # first try plus two automatic retries, only when provably not sent
+MAX_BACKOFF_SECONDS = 30.0
+_STATUS = {
+    OutcomeKind.SENT: SendStatus.SENT,
+    OutcomeKind.FAILED: SendStatus.FAILED,
+    OutcomeKind.UNKNOWN: SendStatus.UNKNOWN,
+    OutcomeKind.DRY_RUN: SendStatus.DRY_RUN,
+}
 
 
 class Sender(Protocol):
@@ -29,61 +43,269 @@ class Reporter(Protocol):
 
     async def started(self, draft: Draft) -> None: ...
 
-    async def finished(self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome) -> None: ...
+    async def finished(
+        self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome, send_id: str | None
+    ) -> None: ...
 
     async def done(self) -> None: ...
 
+    def location(self) -> tuple[str, str | None, str | None] | None:
+        """(channel, thread_ts, summary_ts) where the send is reported, once known."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    team_id: str | None
+    user_id: str | None
+    channel_id: str | None
+    via: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A draft that passed every check and is recorded in the ledger, one send id per recipient."""
+
+    draft: Draft
+    requester: Requester
+    send_ids: tuple[str, ...]
+
+
+def rate_problem(limited: RateLimited) -> Problem:
+    return Problem(
+        "to",
+        f"You have reached the limit of {limited.limit} messages a minute: try again in {limited.wait_seconds} s.",
+    )
+
+
+def backoff(attempt: int, retry_after: float | None) -> float:
+    """Seconds before automatic attempt `attempt + 1`: Retry-After when given, else exponential with jitter."""
+    if retry_after is not None:
+        return min(retry_after, MAX_BACKOFF_SECONDS)
+    return min(MAX_BACKOFF_SECONDS, 2.0**attempt) * random.uniform(0.5, 1.0)
+
 
 class SendService:
-    def __init__(self, sender: Sender | None, rules: Rules, *, log_numbers: bool = False) -> None:
-        """`sender` None means dry run: payloads are built and reported, never sent."""
+    def __init__(
+        self,
+        sender: Sender | None,
+        rules: Rules,
+        ledger: Ledger,
+        guardrails: Guardrails,
+        *,
+        log_numbers: bool = False,
+        backoff_scale: float = 1.0,
+    ) -> None:
+        """`sender` None means dry run: payloads are built, recorded and reported, never sent."""
         self._sender = sender
         self._rules = rules
+        self.ledger = ledger
+        self.guardrails = guardrails
         self._log_numbers = log_numbers
+        self._backoff_scale = backoff_scale
 
     @property
     def dry_run(self) -> bool:
         return self._sender is None
 
-    def channel_key(self, draft: Draft) -> str:
-        key = self._rules.channel_key(draft.provider)
+    def channel_key(self, provider: Provider) -> str:
+        key = self._rules.channel_key(provider)
         if key is None:
             # Only reachable in a dry run: make_draft refuses unconfigured providers otherwise.
-            return f"(unset: {draft.provider.channel_key_setting})"
+            return f"(unset: {provider.channel_key_setting})"
         return key
 
-    async def send(self, draft: Draft, reporter: Reporter, *, context: str = "") -> list[Outcome]:
-        """Send `draft` to each recipient and report every outcome; never raises for a send failure."""
+    # Checks ---------------------------------------------------------------------------------------------
+
+    async def who_may_send(
+        self, user_id: str | None, channel_id: str | None, *, field: str = "destination"
+    ) -> list[Problem]:
+        """The guardrails that need no draft: who is asking and in which conversation."""
+        problems = [await self.guardrails.user_problem(user_id), self.guardrails.channel_problem(channel_id, field)]  # type: ignore[arg-type]
+        return [p for p in problems if p is not None]
+
+    async def accept(self, draft: Draft, requester: Requester, *, channel_field: str = "destination") -> Accepted:
+        """Apply every guardrail and record the sends as queued; raise DraftError saying why not."""
+        problems = await self.who_may_send(requester.user_id, requester.channel_id, field=channel_field)
+        problems += self.guardrails.country_problems(draft.recipients)
+        if problems:
+            raise DraftError(problems)
+        entries = [
+            NewSend(
+                team_id=requester.team_id,
+                user_id=requester.user_id,
+                channel_id=requester.channel_id,
+                provider=draft.provider.value,
+                channel_key=self.channel_key(draft.provider),
+                recipient=r.e164,
+                name=draft.name,
+                text=draft.text,
+                image_urls=draft.image_urls,
+                file_url=draft.file_url,
+                via=requester.via,
+            )
+            for r in draft.recipients
+        ]
+        try:
+            result = await self.ledger.reserve(
+                entries, user_id=requester.user_id, limit_per_minute=self.guardrails.policy.rate_limit_per_minute
+            )
+        except Exception:
+            log.exception("could not record the send in the ledger")
+            raise DraftError(
+                [Problem("to", "The bot cannot record messages right now, so nothing was sent: try again shortly.")]
+            ) from None
+        if isinstance(result, RateLimited):
+            log.warning("refused: user %s is over the rate limit", requester.user_id)
+            raise DraftError([rate_problem(result)])
+        return Accepted(draft, requester, tuple(result))
+
+    # Sending --------------------------------------------------------------------------------------------
+
+    async def send(self, accepted: Accepted, reporter: Reporter) -> list[Outcome]:
+        """Send to each recipient, record and report every outcome; never raises for a send failure."""
+        draft = accepted.draft
         await _safely(reporter.started(draft), "reporting the start of a send")
-        key = self.channel_key(draft)
-        outcomes = await asyncio.gather(*(self._one(draft, r, key, reporter, context) for r in draft.recipients))
+        where = reporter.location()
+        if where is not None:
+            await _safely(
+                self.ledger.set_report(accepted.send_ids, channel_id=where[0], thread_ts=where[1], summary_ts=where[2]),
+                "recording where the send is reported",
+            )
+        outcomes = await asyncio.gather(
+            *(
+                self._one(draft, recipient, send_id, reporter, accepted.requester)
+                for recipient, send_id in zip(draft.recipients, accepted.send_ids, strict=True)
+            )
+        )
         await _safely(reporter.done(), "reporting the end of a send")
         return list(outcomes)
 
-    async def _one(self, draft: Draft, recipient: PhoneNumber, key: str, reporter: Reporter, context: str) -> Outcome:
-        payload = payload_for(draft, recipient, key)
+    async def _one(
+        self, draft: Draft, recipient: PhoneNumber, send_id: str, reporter: Reporter, requester: Requester
+    ) -> Outcome:
+        payload = payload_for(draft, recipient, self.channel_key(draft.provider))
         started = time.perf_counter()
-        outcome = Outcome.dry_run() if self._sender is None else await self._sender.send(payload)
+        outcome = await self._attempts(send_id, payload, draft)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        await _safely(
+            self.ledger.finish(
+                send_id,
+                _STATUS[outcome.kind],
+                message_id=outcome.message_id,
+                error=outcome.error,
+                http_status=outcome.http_status,
+            ),
+            f"recording the outcome of {send_id}",
+        )
         shown = recipient.e164 if self._log_numbers else recipient.masked()
         log.info(
-            "send %s provider=%s to=%s outcome=%s message_id=%s status=%s latency_ms=%.0f%s",
-            "ok" if outcome.ok or self._sender is None else "not-ok",
+            "send %s provider=%s to=%s outcome=%s message_id=%s status=%s latency_ms=%.0f via=%s user=%s",
+            send_id,
             draft.provider.value,
             shown,
             outcome.kind.value,
             outcome.message_id or "-",
             outcome.http_status or "-",
             elapsed_ms,
-            f" {context}" if context else "",
+            requester.via,
+            requester.user_id,
+            extra={
+                "send_id": send_id,
+                "user": requester.user_id,
+                "provider": draft.provider.value,
+                "recipient": shown,
+                "outcome": outcome.kind.value,
+                "latency_ms": round(elapsed_ms),
+            },
         )
-        await _safely(reporter.finished(recipient, payload, outcome), f"reporting the outcome for {recipient.masked()}")
+        await _safely(reporter.finished(recipient, payload, outcome, send_id), f"reporting the outcome of {send_id}")
+        return outcome
+
+    async def _attempts(self, send_id: str, payload: MessagePayload, draft: Draft) -> Outcome:
+        """Call Sociocs, retrying on its own only while the message provably did not go out."""
+        for attempt in range(AUTO_ATTEMPTS):
+            await _safely(self.ledger.start_attempt(send_id, text=draft.text, name=draft.name), "recording an attempt")
+            if self._sender is None:
+                return Outcome.dry_run()
+            outcome = await self._sender.send(payload)
+            if not outcome.retryable or attempt == AUTO_ATTEMPTS - 1:
+                return outcome
+            delay = backoff(attempt, outcome.retry_after) * self._backoff_scale
+            log.info(
+                "send %s not accepted (%s); trying again in %.1f s",
+                send_id,
+                outcome.http_status or "no connection",
+                delay,
+            )
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    # Retrying by hand -----------------------------------------------------------------------------------
+
+    async def retry(self, send_id: str, presser: Requester, reporter: Reporter) -> Outcome | list[Problem] | None:
+        """One new attempt at a failed or unknown send, for whoever pressed Retry.
+
+        Returns the outcome, the problems that stop this person, or None when there is nothing to
+        retry (someone already did, or it was sent).
+        """
+        record = await self.ledger.get(send_id)
+        if record is None:
+            return None
+        draft = draft_from_record(record)
+        problems = await self.who_may_send(presser.user_id, record.channel_id)
+        problems += self.guardrails.country_problems(draft.recipients)
+        if self._rules.channel_key(draft.provider) is None and not self.dry_run:
+            problems.append(
+                Problem(
+                    "provider",
+                    f"{draft.provider.label} is no longer set up: an admin must set "
+                    f"{draft.provider.channel_key_setting}.",
+                )
+            )
+        if problems:
+            return problems
+        claim = await self.ledger.claim_retry(
+            send_id, user_id=presser.user_id or "", limit_per_minute=self.guardrails.policy.rate_limit_per_minute
+        )
+        if isinstance(claim, RateLimited):
+            return [rate_problem(claim)]
+        if claim is None:
+            return None
+        await _safely(reporter.started(draft), "reporting the start of a retry")
+        outcome = await self._one(draft, draft.recipients[0], send_id, reporter, presser)
+        await _safely(reporter.done(), "reporting the end of a retry")
         return outcome
 
 
+def draft_from_record(record: SendRecord) -> Draft:
+    return Draft(
+        provider=Provider(record.provider),
+        recipients=(PhoneNumber(record.recipient, _region(record.recipient)),),
+        text=record.text,
+        name=record.name,
+        image_urls=record.image_urls,
+        file_url=record.file_url,
+    )
+
+
+def _region(e164: str) -> str | None:
+    import phonenumbers
+
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return None
+
+
 async def _safely(step: object, what: str) -> None:
-    """Run a reporting step; a reporting failure is logged, never allowed to stop the sends."""
+    """Run a reporting or recording step; its failure is logged, never allowed to stop the sends."""
     try:
         await step  # type: ignore[misc]
     except Exception:
         log.exception("failed while %s", what)
+
+
+def with_draft(accepted: Accepted, draft: Draft) -> Accepted:
+    """The same accepted send with its final text (mentions resolved after Slack was answered)."""
+    return replace(accepted, draft=draft)

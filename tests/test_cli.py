@@ -149,6 +149,7 @@ def test_check_passes_with_working_keys(slack: SlackStandin, sociocs: SociocsSta
     lines = result.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "ok   configuration",
+        "ok   ledger",
         "ok   slack auth.test",
         "ok   sociocs GET /channels?provider=twlo",
         "ok   sociocs GET /channels?provider=twlowa",

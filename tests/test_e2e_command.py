@@ -30,6 +30,15 @@ def sociocs_bodies(sociocs: SociocsStandin, number: str) -> list[dict[str, objec
     return [c.body for c in sociocs.messages() if isinstance(c.body, dict) and c.body.get("to") == number]
 
 
+def retry_button(call: object) -> dict[str, object] | None:
+    """The Retry button of an outcome reply, if it has one."""
+    for block in call.args.get("blocks") or []:  # type: ignore[attr-defined]
+        for element in block.get("elements", []):
+            if element.get("action_id") == "retry_send":
+                return element
+    return None
+
+
 def blocks_text(call: object) -> str:
     blocks = call.args.get("blocks")  # type: ignore[attr-defined]
     if isinstance(blocks, str):
@@ -247,10 +256,6 @@ def test_help_and_empty_command_answer_with_the_grammar(bot: RunningBot, text: s
             Reply(400, error_body("Invalid channel_key.")),
             ["Not sent", "“Invalid channel_key.”", "(HTTP 400)", "fix what it says"],
         ),
-        (
-            Reply(429, error_body("Rate limit reached."), headers={"Retry-After": "7"}),
-            ["Not sent", "(HTTP 429)", "try again shortly"],
-        ),
         (Reply(500, error_body("Internal error.")), ["Outcome unknown", "(HTTP 500)", "may or may not have been sent"]),
         (Reply(503, None), ["Outcome unknown", "(HTTP 503)", "check Sociocs before resending"]),
         (
@@ -272,6 +277,33 @@ def test_sociocs_errors_are_reported_with_what_to_do(
         assert phrase in outcome.args["text"]
     assert "Sent to" not in outcome.args["text"]
     assert len(sociocs_bodies(sociocs, number)) == 1  # never retried on its own
+    assert retry_button(outcome) is not None
+
+
+def test_rate_limited_then_accepted_is_sent_once_and_reported_sent(
+    bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin
+):
+    number = new_number()
+    sociocs.script(number, Reply(429, error_body("Rate limit reached."), headers={"Retry-After": "1"}))
+    bot.command(f"{number} patience")
+    _, outcome = wait_outcome(slack, number)
+    assert "Sent to" in outcome.args["text"]
+    assert len(sociocs_bodies(sociocs, number)) == 2  # the 429 was not a send; the retry was
+    assert len(replies_for(slack.calls, number)) == 1
+
+
+def test_rate_limited_three_times_gives_up_and_offers_retry(
+    bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin
+):
+    number = new_number()
+    limited = Reply(429, error_body("Rate limit reached."), headers={"Retry-After": "0.2"})
+    sociocs.script(number, limited, limited, limited)
+    bot.command(f"{number} still busy")
+    _, outcome = wait_outcome(slack, number)
+    text = outcome.args["text"]
+    assert "Not sent" in text and "(HTTP 429)" in text and "try again shortly" in text
+    assert len(sociocs_bodies(sociocs, number)) == 3
+    assert retry_button(outcome) is not None
 
 
 def test_timeout_is_unknown_not_failure(bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin):

@@ -161,7 +161,7 @@ def test_outcome_text_rate_limited() -> None:
 def test_outcome_text_connection_failure() -> None:
     text = outcome_text(N2, payload(recipient=N2), Outcome.failed("could not connect to Sociocs (ConnectError)"))
     assert text == (
-        ":x: Not sent to +442079460958: Sociocs said “could not connect to Sociocs (ConnectError)”. "
+        ":x: Not sent to +442079460958: could not connect to Sociocs (ConnectError). "
         "The bot could not reach Sociocs, so nothing was sent: try again, or tell an admin if it persists."
     )
     assert "HTTP" not in text

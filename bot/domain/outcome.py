@@ -25,14 +25,33 @@ class Outcome:
     error: str | None = None
     http_status: int | None = None
     retry_after: float | None = None
+    # True only when the message provably did not go out and may be sent again automatically:
+    # the connection was never made, or Sociocs answered 429.
+    retryable: bool = False
+    hint: str | None = None  # overrides the advice by status, where the cause is known better
 
     @classmethod
     def sent(cls, message_id: str) -> Outcome:
         return cls(OutcomeKind.SENT, message_id=message_id)
 
     @classmethod
-    def failed(cls, error: str, http_status: int | None = None, retry_after: float | None = None) -> Outcome:
-        return cls(OutcomeKind.FAILED, error=error, http_status=http_status, retry_after=retry_after)
+    def failed(
+        cls,
+        error: str,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        retryable: bool = False,
+        hint: str | None = None,
+    ) -> Outcome:
+        return cls(
+            OutcomeKind.FAILED,
+            error=error,
+            http_status=http_status,
+            retry_after=retry_after,
+            retryable=retryable,
+            hint=hint,
+        )
 
     @classmethod
     def unknown(cls, error: str, http_status: int | None = None) -> Outcome:
@@ -48,6 +67,8 @@ class Outcome:
 
     def advice(self) -> str | None:
         """The next step for the person, by the class of failure."""
+        if self.hint is not None:
+            return self.hint
         if self.kind is OutcomeKind.UNKNOWN:
             return "The message may or may not have been sent: check Sociocs before resending."
         if self.kind is not OutcomeKind.FAILED:

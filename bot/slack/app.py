@@ -21,7 +21,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.domain.draft import Draft, DraftError, RawDraft, make_draft
-from bot.sending import SendService
+from bot.guardrails import Guardrails, Policy
+from bot.ledger import Ledger
+from bot.sending import Accepted, SendService
 from bot.slack.messages import help_text
 from bot.slack.names import NameResolver
 from bot.slack.report import SlackThreadReporter
@@ -47,7 +49,12 @@ class Bot:
     names: NameResolver
     bot_user_id: str | None = None
 
+    @property
+    def ledger(self) -> Ledger:
+        return self.service.ledger
+
     async def aclose(self) -> None:
+        await self.ledger.close()
         if self.sociocs is not None:
             await self.sociocs.aclose()
         session = self.client.session
@@ -62,18 +69,10 @@ class Bot:
         """The one place drafts are checked, for every entry point."""
         return make_draft(raw, self.settings.rules())
 
-    async def deliver(
-        self,
-        draft: Draft,
-        *,
-        channel_id: str,
-        sender_id: str | None,
-        private: PrivateSink,
-        thread_ts: str | None = None,
-        via: str,
-    ) -> None:
-        """Send a checked draft and report it in `channel_id` (in `thread_ts` when given)."""
-        reporter = SlackThreadReporter(
+    def reporter(
+        self, *, channel_id: str, sender_id: str | None, private: PrivateSink, thread_ts: str | None = None, **kw: Any
+    ) -> SlackThreadReporter:
+        return SlackThreadReporter(
             self.client,
             channel_id=channel_id,
             sender_id=sender_id,
@@ -81,8 +80,17 @@ class Bot:
             dry_run=self.service.dry_run,
             thread_ts=thread_ts,
             bot_user_id=self.bot_user_id,
+            **kw,
         )
-        await self.service.send(draft, reporter, context=f"via={via} user={sender_id}")
+
+    async def deliver(
+        self, accepted: Accepted, *, channel_id: str, private: PrivateSink, thread_ts: str | None = None
+    ) -> None:
+        """Send an accepted draft and report it in `channel_id` (in `thread_ts` when given)."""
+        reporter = self.reporter(
+            channel_id=channel_id, sender_id=accepted.requester.user_id, private=private, thread_ts=thread_ts
+        )
+        await self.service.send(accepted, reporter)
 
     def direct_message(self, user_id: str) -> PrivateSink:
         """A private sink that writes to the person in the bot's DM (the modal has no response_url)."""
@@ -94,6 +102,24 @@ class Bot:
                 log.error("could not message %s privately either: %s", user_id, exc.response.get("error"))
 
         return tell
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        allowed_users=settings.allowed_user_ids,
+        allowed_groups=settings.allowed_usergroup_ids,
+        allowed_channels=settings.allowed_channel_ids,
+        allowed_countries=settings.allowed_countries,
+        rate_limit_per_minute=settings.rate_limit_per_user_per_minute,
+    )
+
+
+def _usergroup_members(client: AsyncWebClient) -> Callable[[str], Awaitable[frozenset[str]]]:
+    async def members(group: str) -> frozenset[str]:
+        response = await client.usergroups_users_list(usergroup=group)
+        return frozenset(response.get("users") or [])
+
+    return members
 
 
 def problems_text(error: DraftError) -> str:
@@ -120,6 +146,7 @@ async def build_bot(
         session=aiohttp.ClientSession(),
         retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
+    ledger = await Ledger.open(settings.database_url)
     sociocs: SociocsClient | None = None
     if not settings.dry_run and settings.sociocs_api_key is not None:
         sociocs = SociocsClient(
@@ -144,7 +171,13 @@ async def build_bot(
         app=app,
         client=client,
         sociocs=sociocs,
-        service=SendService(sociocs, settings.rules()),
+        service=SendService(
+            sociocs,
+            settings.rules(),
+            ledger,
+            Guardrails(policy_from(settings), _usergroup_members(client)),
+            log_numbers=settings.log_phone_numbers,
+        ),
         background=Background(),
         names=NameResolver(client),
     )

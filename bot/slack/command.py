@@ -31,6 +31,11 @@ class HelpRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryRequest:
+    """`/sms history`: the person's last sends."""
+
+
+@dataclass(frozen=True, slots=True)
 class ComposeRequest:
     """`/sms`, `/sms NUMBER` or `/sms whatsapp NUMBER`: nothing to send yet, so open the form."""
 
@@ -51,7 +56,7 @@ class SendRequest:
     file_url: str | None = None
 
 
-Parsed = HelpRequest | ComposeRequest | SendRequest
+Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest
 
 
 class _Scanner:
@@ -150,6 +155,8 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         return ComposeRequest()
     if first[0].lower() in HELP_WORDS:
         return HelpRequest()
+    if first[0].lower() == "history":
+        return HistoryRequest()
 
     provider = provider_for_word(first[0], whatsapp_provider)
     if provider is not None:

@@ -36,7 +36,7 @@ def help_text(
             " adds a name and media; `--image` may repeat, `--file URL` attaches one file; media without text is fine.",
             "• Put `--` before a message that starts with a dash, or with digits that could be read"
             " as part of the number.",
-            "• `/sms help` shows this.",
+            "• `/sms history` lists your last 10 messages and what happened to them; `/sms help` shows this.",
             "",
             f"Providers here: {providers}. The outcome of each message is posted in a thread under the message.",
         ]
@@ -116,7 +116,41 @@ def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list
     return blocks
 
 
-def outcome_text(recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome) -> str:
+RETRY_ACTION = "retry_send"
+
+
+def outcome_blocks(line: str, send_id: str | None, outcome: Outcome) -> list[Block] | None:
+    """The outcome line, with a Retry button when the message failed or may not have gone out."""
+    if send_id is None or outcome.kind not in (OutcomeKind.FAILED, OutcomeKind.UNKNOWN):
+        return None
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}},
+        {
+            "type": "actions",
+            "block_id": f"retry:{send_id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": RETRY_ACTION,
+                    "text": {"type": "plain_text", "text": "Retry"},
+                    "value": send_id,
+                    "confirm": {
+                        "title": {"type": "plain_text", "text": "Send it again?"},
+                        "text": {
+                            "type": "mrkdwn",
+                            "text": "Check Sociocs first if the outcome was unknown: the customer may already "
+                            "have the message.",
+                        },
+                        "confirm": {"type": "plain_text", "text": "Send again"},
+                        "deny": {"type": "plain_text", "text": "Cancel"},
+                    },
+                }
+            ],
+        },
+    ]
+
+
+def outcome_text(recipient: PhoneNumber, payload: MessagePayload | None, outcome: Outcome) -> str:
     """One line (or a few) saying what happened to the message for one recipient."""
     to = recipient.e164
     status = f" (HTTP {outcome.http_status})" if outcome.http_status else ""
@@ -126,11 +160,27 @@ def outcome_text(recipient: PhoneNumber, payload: MessagePayload, outcome: Outco
     match outcome.kind:
         case OutcomeKind.SENT:
             return f":white_check_mark: Sent to {to}. Sociocs message id `{escape(outcome.message_id or '')}`."
-        case OutcomeKind.FAILED:
+        case OutcomeKind.FAILED if outcome.http_status is not None:
             return f":x: Not sent to {to}: Sociocs said “{error}”{status}.{tail}"
+        case OutcomeKind.FAILED:
+            return f":x: Not sent to {to}: {error}.{tail}"
         case OutcomeKind.UNKNOWN:
             return f":warning: Outcome unknown for {to}: {error}{status}.{tail}"
         case OutcomeKind.DRY_RUN:
-            body = escape(json.dumps(payload.redacted(), ensure_ascii=False, indent=1))
+            body = escape(json.dumps(payload.redacted() if payload else {}, ensure_ascii=False, indent=1))
             return f":test_tube: Dry run: not sent to {to}. The Sociocs request would be:\n```POST /message\n{body}```"
     raise AssertionError(outcome.kind)
+
+
+def history_text(rows: list[tuple[float, str, str, str, str | None]]) -> str:
+    """`/sms history`: (epoch, recipient, provider label, status, message id or error) per send, newest first."""
+    if not rows:
+        return "You have not sent any messages with this bot yet."
+    icons = {"sent": ":white_check_mark:", "failed": ":x:", "unknown": ":warning:", "dry_run": ":test_tube:"}
+    lines = ["*Your last messages*"]
+    for epoch, recipient, provider, status, detail in rows:
+        when = f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{int(epoch)}>"
+        icon = icons.get(status, ":hourglass_flowing_sand:")
+        extra = f" ({escape(detail)})" if detail else ""
+        lines.append(f"• {when} · {recipient} · {provider} · {icon} {status.replace('_', ' ')}{extra}")
+    return "\n".join(lines)

@@ -17,7 +17,7 @@ from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
-from bot.slack.messages import outcome_text, parent_blocks, summary_text
+from bot.slack.messages import outcome_blocks, outcome_text, parent_blocks, summary_text
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,11 @@ class SlackThreadReporter:
         dry_run: bool,
         thread_ts: str | None = None,
         bot_user_id: str | None = None,
+        summary: bool = True,
+        prefix: str = "",
     ) -> None:
+        """`summary` False skips the top-level summary (a retry reports in the existing thread);
+        `prefix` starts every outcome line (e.g. who pressed Retry)."""
         self._client = client
         self._channel = channel_id
         self._sender = sender_id
@@ -65,10 +69,19 @@ class SlackThreadReporter:
         self._fallback = False
         self._summary = ""
         self._pending: list[str] = []
+        self._summary_enabled = summary
+        self._prefix = prefix
         self.parent_ts: str | None = None
+
+    def location(self) -> tuple[str, str | None, str | None] | None:
+        if self._fallback:
+            return None
+        return self._channel, self._thread_ts, self.parent_ts
 
     async def started(self, draft: Draft) -> None:
         self._summary = summary_text(draft, self._sender)
+        if not self._summary_enabled:
+            return
         try:
             response = await self._client.chat_postMessage(
                 channel=self._channel,
@@ -91,12 +104,19 @@ class SlackThreadReporter:
         if self._thread_ts is None:
             self._thread_ts = self.parent_ts
 
-    async def finished(self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome) -> None:
-        line = outcome_text(recipient, payload, outcome)
+    async def finished(
+        self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome, send_id: str | None = None
+    ) -> None:
+        line = self._prefix + outcome_text(recipient, payload, outcome)
         if not self._fallback:
             try:
                 await self._client.chat_postMessage(
-                    channel=self._channel, thread_ts=self._thread_ts, text=line, unfurl_links=False, link_names=False
+                    channel=self._channel,
+                    thread_ts=self._thread_ts,
+                    text=line,
+                    blocks=outcome_blocks(line, send_id, outcome),
+                    unfurl_links=False,
+                    link_names=False,
                 )
                 return
             except SlackApiError as exc:

@@ -253,3 +253,18 @@ def raw_draft_from_state(values: Mapping[str, Any]) -> RawDraft:
         image_urls=[u for u in re.split(r"\s+", state_text(values, "images")) if u],
         file_url=state_text(values, "file") or None,
     )
+
+
+def refusal_view(messages: Sequence[str]) -> dict[str, Any]:
+    """A small modal saying why the form cannot be used (shortcuts have no private reply channel)."""
+    from slack_sdk.models.blocks import SectionBlock
+
+    text = "\n".join(f"• {m}" for m in messages)[:INPUT_LIMIT]
+    view = View(
+        type="modal",
+        title="Send SMS / WhatsApp",
+        close="Close",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=f":no_entry: {text}"))],
+    ).to_dict()
+    check_view(view)
+    return view

@@ -111,7 +111,7 @@ class SociocsClient:
                 response = await self._http.post("/message", json=payload.to_json())
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # The connection was never made, so the message provably did not go out.
-                return Outcome.failed(f"could not connect to Sociocs ({type(exc).__name__})")
+                return Outcome.failed(f"could not connect to Sociocs ({type(exc).__name__})", retryable=True)
             except httpx.TimeoutException:
                 return Outcome.unknown(f"Sociocs did not answer within {self._timeout:g} s")
             except httpx.TransportError as exc:
@@ -136,7 +136,9 @@ class SociocsClient:
         if status >= 500:
             return Outcome.unknown(_error_text(body, f"Sociocs server error: {reason}"), status)
         if status == 429:
-            return Outcome.failed(_error_text(body, "rate limit reached"), status, _retry_after(response))
+            return Outcome.failed(
+                _error_text(body, "rate limit reached"), status, _retry_after(response), retryable=True
+            )
         return Outcome.failed(_error_text(body, reason), status)
 
     async def list_channels(self, provider: Provider) -> list[Channel]:

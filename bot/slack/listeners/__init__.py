@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.slack.app import Bot
-from bot.slack.listeners import command, compose
+from bot.slack.listeners import command, compose, retry
 
 
 def register_all(bot: Bot) -> None:
@@ -20,3 +20,4 @@ def register_all(bot: Bot) -> None:
 
     command.register(bot)
     compose.register(bot)
+    retry.register(bot)

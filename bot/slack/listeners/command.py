@@ -1,15 +1,27 @@
-"""`/sms`: parse, check, acknowledge, then send in the background (or open the compose modal)."""
+"""`/sms`: parse, check, record, acknowledge, then send in the background (or open the compose modal)."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.domain.draft import DraftError, RawDraft
+from bot.domain.providers import Provider
+from bot.ledger import SendStatus
+from bot.sending import Accepted, Requester, with_draft
 from bot.slack.app import Bot, problems_text
-from bot.slack.command import ComposeRequest, HelpRequest, SendRequest, UsageError, parse_command
+from bot.slack.command import (
+    ComposeRequest,
+    HelpRequest,
+    HistoryRequest,
+    SendRequest,
+    UsageError,
+    parse_command,
+)
 from bot.slack.listeners.compose import open_compose
+from bot.slack.messages import history_text
 from bot.slack.text import decode, escape
 from bot.slack.views import ComposeContext, Prefill
 
@@ -23,6 +35,10 @@ def raw_draft(request: SendRequest, names: dict[str, str] | None = None) -> RawD
         image_urls=request.image_urls,
         file_url=request.file_url,
     )
+
+
+def requester(command: dict[str, Any]) -> Requester:
+    return Requester(command.get("team_id"), command.get("user_id"), command.get("channel_id"), "command")
 
 
 def register(bot: Bot) -> None:
@@ -41,34 +57,60 @@ def register(bot: Bot) -> None:
         if isinstance(parsed, HelpRequest):
             await ack(response_type="ephemeral", text=bot.help())
             return
-        if isinstance(parsed, ComposeRequest):
-            problem = settings.rules().provider_problem(parsed.provider)
-            if parsed.provider is not None and problem is not None:
-                await ack(response_type="ephemeral", text=f":warning: {escape(problem.message)}")
-                return
-            await ack()
-            prefill = Prefill(provider=parsed.provider, recipients=parsed.recipients, name=parsed.name)
-            bot.background.spawn(
-                open_compose(
-                    bot,
-                    str(command.get("trigger_id")),
-                    ComposeContext(origin="command"),
-                    prefill,
-                    destination=command.get("channel_id"),
-                ),
-                name="open-compose",
-            )
+        if isinstance(parsed, HistoryRequest):
+            await ack(response_type="ephemeral", text=await _history(bot, str(command.get("user_id"))))
             return
+        if isinstance(parsed, ComposeRequest):
+            await _compose(bot, ack, command, parsed)
+            return
+        who = requester(command)
         try:
-            bot.draft(raw_draft(parsed))
+            accepted = await bot.service.accept(bot.draft(raw_draft(parsed)), who)
         except DraftError as exc:
             await ack(response_type="ephemeral", text=problems_text(exc))
             return
         await ack()
-        bot.background.spawn(_send(bot, parsed, command, respond), name="sms-command")
+        bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
 
 
-async def _send(bot: Bot, request: SendRequest, command: dict[str, Any], respond: AsyncRespond) -> None:
+async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
+    problems = await bot.service.who_may_send(command.get("user_id"), command.get("channel_id"))
+    provider_problem = bot.settings.rules().provider_problem(parsed.provider)
+    if parsed.provider is not None and provider_problem is not None:
+        problems.append(provider_problem)
+    if problems:
+        await ack(response_type="ephemeral", text=problems_text(DraftError(problems)))
+        return
+    await ack()
+    prefill = Prefill(provider=parsed.provider, recipients=parsed.recipients, name=parsed.name)
+    bot.background.spawn(
+        open_compose(
+            bot,
+            str(command.get("trigger_id")),
+            ComposeContext(origin="command"),
+            prefill,
+            destination=command.get("channel_id"),
+        ),
+        name="open-compose",
+    )
+
+
+async def _history(bot: Bot, user_id: str) -> str:
+    records = await bot.ledger.history(user_id, limit=10)
+    rows = [
+        (
+            r.created_at.replace(tzinfo=UTC).timestamp(),  # the ledger keeps naive UTC
+            r.recipient,
+            Provider(r.provider).label,
+            r.status.value,
+            r.message_id if r.status is SendStatus.SENT else r.error,
+        )
+        for r in records
+    ]
+    return history_text(rows)
+
+
+async def _send(bot: Bot, request: SendRequest, accepted: Accepted, respond: AsyncRespond) -> None:
     async def tell_privately(text: str) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
@@ -76,12 +118,10 @@ async def _send(bot: Bot, request: SendRequest, command: dict[str, Any], respond
     try:
         draft = bot.draft(raw_draft(request, names))
     except DraftError as exc:  # a looked-up name pushed the text over a limit
+        for send_id in accepted.send_ids:
+            await bot.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=str(exc), http_status=None)
         await tell_privately(problems_text(exc))
         return
     await bot.deliver(
-        draft,
-        channel_id=str(command.get("channel_id")),
-        sender_id=command.get("user_id"),
-        private=tell_privately,
-        via="command",
+        with_draft(accepted, draft), channel_id=str(accepted.requester.channel_id), private=tell_privately
     )

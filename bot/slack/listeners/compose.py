@@ -13,7 +13,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.errors import SlackApiError
 
-from bot.domain.draft import DraftError
+from bot.domain.draft import DraftError, Problem
+from bot.sending import Requester
 from bot.slack.app import Bot
 from bot.slack.text import decode
 from bot.slack.views import (
@@ -22,6 +23,7 @@ from bot.slack.views import (
     Prefill,
     build_compose_view,
     raw_draft_from_state,
+    refusal_view,
     state_destination,
     state_provider,
     state_text,
@@ -62,33 +64,33 @@ def register(bot: Bot) -> None:
     @bot.app.shortcut("compose_sms")
     async def compose_sms(ack: AsyncAck, shortcut: dict[str, Any]) -> None:
         await ack()
-        bot.background.spawn(
-            open_compose(bot, str(shortcut.get("trigger_id")), ComposeContext(origin="global")), name="open-compose"
-        )
+        bot.background.spawn(_open_global(bot, shortcut), name="open-compose")
 
     @bot.app.view(CALLBACK_ID)
     async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view.get("state", {}).get("values", {})
         context = ComposeContext.load(view.get("private_metadata"))
-        try:
-            draft = bot.draft(raw_draft_from_state(values))
-        except DraftError as exc:
-            await ack(response_action="errors", errors=exc.by_field())
-            return
         destination = state_destination(values) if context.has_destination_picker else context.channel
-        if not destination:
-            await ack(response_action="errors", errors={"destination": "Choose where to post the result."})
+        user = body.get("user", {})
+        who = Requester(user.get("team_id"), user.get("id"), destination, f"modal-{context.origin}")
+        try:
+            if not destination:
+                raise DraftError([Problem("destination", "Choose where to post the result.")])
+            accepted = await bot.service.accept(
+                bot.draft(raw_draft_from_state(values)),
+                who,
+                channel_field="destination" if context.has_destination_picker else "text",
+            )
+        except DraftError as exc:
+            await ack(response_action="errors", errors=inline_errors(exc, view))
             return
         await ack()
-        user_id = body.get("user", {}).get("id")
         bot.background.spawn(
             bot.deliver(
-                draft,
+                accepted,
                 channel_id=destination,
-                sender_id=user_id,
-                private=bot.direct_message(str(user_id)),
+                private=bot.direct_message(str(user.get("id"))),
                 thread_ts=context.thread_ts,
-                via=f"modal-{context.origin}",
             ),
             name="sms-modal",
         )
@@ -102,7 +104,38 @@ def register(bot: Bot) -> None:
     bot.app.block_action({"action_id": "provider", "block_id": "provider"})(refresh)
 
 
+def inline_errors(error: DraftError, view: dict[str, Any]) -> dict[str, str]:
+    """Errors keyed by block; a problem with no block of its own in this view goes on the first input."""
+    present = {b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"}
+    errors: dict[str, str] = {}
+    for field, message in error.by_field().items():
+        key = field if field in present else "provider"
+        errors[key] = f"{errors[key]} {message}" if key in errors else message
+    return errors
+
+
+async def _refuse(bot: Bot, trigger_id: str, problems: list[Problem]) -> None:
+    try:
+        await bot.client.views_open(trigger_id=trigger_id, view=refusal_view([p.message for p in problems]))
+    except SlackApiError as exc:
+        log.error("could not show the refusal: %s", exc.response.get("error"))
+
+
+async def _open_global(bot: Bot, shortcut: dict[str, Any]) -> None:
+    trigger_id = str(shortcut.get("trigger_id"))
+    problem = await bot.service.guardrails.user_problem((shortcut.get("user") or {}).get("id"))
+    if problem is not None:
+        await _refuse(bot, trigger_id, [problem])
+        return
+    await open_compose(bot, trigger_id, ComposeContext(origin="global"))
+
+
 async def _open_from_message(bot: Bot, shortcut: dict[str, Any]) -> None:
+    channel = (shortcut.get("channel") or {}).get("id")
+    problems = await bot.service.who_may_send((shortcut.get("user") or {}).get("id"), channel)
+    if problems:
+        await _refuse(bot, str(shortcut.get("trigger_id")), problems)
+        return
     message = shortcut.get("message") or {}
     markup = str(message.get("text") or "")
     text = decode(markup, await bot.names.names_for(markup))

@@ -1,0 +1,10 @@
+"""The send ledger: every message is written down before Sociocs is called and updated after.
+
+SQLite by default (no set-up), PostgreSQL for deployments with several replicas. The same tables
+hold the per-user rate limit and the retry claims, so both hold across replicas.
+"""
+
+from bot.ledger._records import NewSend, RateLimited, SendRecord, SendStatus
+from bot.ledger._store import Ledger
+
+__all__ = ["Ledger", "NewSend", "RateLimited", "SendRecord", "SendStatus"]

@@ -1,0 +1,71 @@
+"""What the ledger stores, as plain typed records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SendStatus(StrEnum):
+    QUEUED = "queued"  # accepted, Sociocs not called yet: provably not sent
+    PENDING = "pending"  # Sociocs is being called
+    SENT = "sent"
+    FAILED = "failed"  # provably not sent, or refused by Sociocs
+    UNKNOWN = "unknown"  # may or may not have been sent
+    DRY_RUN = "dry_run"
+
+
+RETRYABLE = (SendStatus.FAILED, SendStatus.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSend:
+    """One message to one recipient, as accepted from a person."""
+
+    team_id: str | None
+    user_id: str | None
+    channel_id: str | None
+    provider: str
+    channel_key: str
+    recipient: str
+    name: str | None
+    text: str
+    image_urls: tuple[str, ...] = ()
+    file_url: str | None = None
+    via: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    team_id: str | None
+    user_id: str | None
+    channel_id: str | None
+    thread_ts: str | None
+    summary_ts: str | None
+    provider: str
+    channel_key: str
+    recipient: str
+    name: str | None
+    text: str
+    image_urls: tuple[str, ...]
+    file_url: str | None
+    status: SendStatus
+    message_id: str | None
+    error: str | None
+    http_status: int | None
+    attempts: int
+    via: str
+    retried_by: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimited:
+    """The person has sent their allowance for this minute."""
+
+    limit: int
+    wait_seconds: int

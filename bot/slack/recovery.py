@@ -1,0 +1,53 @@
+"""Sends the ledger recovered from a process that stopped mid-way, reported in their threads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.domain.outcome import Outcome
+from bot.domain.phone import PhoneNumber
+from bot.ledger import SendRecord, SendStatus
+from bot.slack.app import Bot
+from bot.slack.messages import outcome_blocks, outcome_text
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 10.0
+
+
+def recovered_outcome(record: SendRecord) -> Outcome:
+    if record.status is SendStatus.UNKNOWN:
+        return Outcome.unknown(record.error or "the bot restarted while sending")
+    return Outcome.failed(record.error or "the bot restarted before sending it", hint="Press Retry to send it now.")
+
+
+async def report_recovered(bot: Bot, records: list[SendRecord]) -> None:
+    for record in records:
+        outcome = recovered_outcome(record)
+        line = outcome_text(PhoneNumber(record.recipient, None), None, outcome)
+        log.warning("recovered send %s as %s", record.id, record.status.value)
+        if not record.channel_id:
+            continue
+        try:
+            await bot.client.chat_postMessage(
+                channel=record.channel_id,
+                thread_ts=record.thread_ts,
+                text=line,
+                blocks=outcome_blocks(line, record.id, outcome),
+                unfurl_links=False,
+                link_names=False,
+            )
+        except SlackApiError as exc:
+            log.error("could not report recovered send %s: %s", record.id, exc.response.get("error"))
+
+
+async def sweep_forever(bot: Bot) -> None:
+    """At start and every few seconds: recover sends whose process is gone, and report them."""
+    while True:
+        try:
+            await report_recovered(bot, await bot.ledger.recover())
+        except Exception:
+            log.exception("ledger recovery failed; trying again shortly")
+        await asyncio.sleep(SWEEP_SECONDS)
