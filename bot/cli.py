@@ -48,16 +48,18 @@ def _run(command: str, settings: Settings) -> int:
     if command == "check":
         from bot.check import run_check
 
-        setup_logging(settings.logging_level if settings.log_level == "DEBUG" else 40, settings.secrets())
+        setup_logging(
+            settings.logging_level if settings.log_level == "DEBUG" else 40, settings.secrets(), settings.log_format
+        )
         return asyncio.run(run_check(settings))
     if command == "console":
         from bot.console import run_console
 
-        setup_logging(max(settings.logging_level, 30), settings.secrets())
+        setup_logging(max(settings.logging_level, 30), settings.secrets(), settings.log_format)
         return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
     from bot.serve import serve
 
-    setup_logging(settings.logging_level, settings.secrets())
+    setup_logging(settings.logging_level, settings.secrets(), settings.log_format)
     try:
         return asyncio.run(serve(settings))
     except ConfigError as exc:

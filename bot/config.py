@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     allowed_channel_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     allowed_countries: Annotated[frozenset[str], NoDecode] = frozenset()
     rate_limit_per_user_per_minute: int | None = Field(None, ge=1, le=10000)
+    ledger_recovery_seconds: float = Field(20.0, ge=1, le=3600)
 
     @field_validator(
         "allowed_user_ids", "allowed_usergroup_ids", "allowed_channel_ids", "allowed_countries", mode="before"

@@ -64,8 +64,8 @@ class Guardrails:
         if not allowed or (channel_id and channel_id in allowed):
             return None
         log.warning("refused: channel %s is not allowed", channel_id)
-        shown = ", ".join(f"<#{c}>" for c in sorted(allowed))
-        return Problem(field, f"The bot may not be used in this conversation; use one of {shown}.")
+        shown = ", ".join(sorted(allowed))
+        return Problem(field, f"The bot may not be used in this conversation; it may be used in {shown}.")
 
     def country_problems(self, recipients: Iterable[PhoneNumber]) -> list[Problem]:
         allowed = self.policy.allowed_countries

@@ -1,41 +1,107 @@
-"""Logging set-up: plain lines for people, with every configured secret scrubbed from every record."""
+"""Logging set-up: plain lines for people or one JSON object per line for machines (`LOG_FORMAT`),
+with every configured secret scrubbed from every record in both."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
 
 REDACTED = "[redacted]"
 
+LogFormat = Literal["text", "json"]
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+# Extras libraries add for their own formatters, not worth a field.
+_IGNORED = frozenset({"color_message"})
+# Fields of the JSON line itself, in this order; an extra with one of these names is kept as `extra_<name>`.
+_CORE = ("time", "level", "logger", "event")
+# The fields of a send (bot.sending passes them as `extra=`), first after the core fields when present.
+SEND_FIELDS = ("send_id", "user", "provider", "recipient", "outcome", "latency_ms")
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k not in _IGNORED and k[:1] != "_"}
+
 
 class SecretFilter(logging.Filter):
-    """Replaces any configured secret that finds its way into a record (even via a library's debug log)."""
+    """Replaces any configured secret that finds its way into a record (even via a library's debug log):
+    in the message and its arguments, the traceback, the stack and every `extra=` field."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
 
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
         message = record.getMessage()
-        cleaned = message
-        for secret in self._secrets:
-            cleaned = cleaned.replace(secret, REDACTED)
+        cleaned = self.scrub(message)
         if cleaned != message or record.exc_info:
             if record.exc_info and record.exc_text is None:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
             if record.exc_text:
-                for secret in self._secrets:
-                    record.exc_text = record.exc_text.replace(secret, REDACTED)
+                record.exc_text = self.scrub(record.exc_text)
             record.msg, record.args = cleaned, None
+        if record.stack_info:
+            record.stack_info = self.scrub(record.stack_info)
+        for key, value in _extras(record).items():
+            if isinstance(value, bool | int | float | type(None)):
+                continue
+            shown = value if isinstance(value, str) else str(value)
+            cleaned = self.scrub(shown)
+            if cleaned != shown:
+                setattr(record, key, cleaned)
         return True
 
 
-def setup_logging(level: int, secrets: Iterable[str]) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, event (the message), then the
+    send fields and any other `extra=` fields, and `exc` with the traceback when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        extras = _extras(record)
+        for key in SEND_FIELDS:
+            if key in extras:
+                line[key] = extras.pop(key)
+        for key, value in extras.items():
+            line[f"extra_{key}" if key in _CORE else key] = value
+        if record.exc_info and record.exc_text is None:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exc"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(
+    level: int, secrets: Iterable[str], log_format: LogFormat = "text", stream: TextIO | None = None
+) -> None:
+    """Log to `stream` (standard error by default) from the root logger, replacing its handlers."""
+    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(SecretFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

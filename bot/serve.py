@@ -18,7 +18,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
+from bot.metrics import METRICS
 from bot.slack.app import build_bot
+from bot.slack.recovery import sweep_forever
 from bot.web import build_web_app
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,23 @@ async def serve(settings: Settings) -> int:
         raise
     stopping = asyncio.Event()
     socket_handler = None
+    bot.ledger.start_heartbeat()
+    sweeper = asyncio.create_task(sweep_forever(bot), name="ledger-recovery")
 
     if settings.mode == "socket":
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from slack_sdk.socket_mode.aiohttp import SocketModeClient
+        from slack_sdk.socket_mode.request import SocketModeRequest
+
+        class TimedSocketModeHandler(AsyncSocketModeHandler):
+            """Observes each envelope's acknowledgement time, as bot.web does for HTTP requests."""
+
+            async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+                with METRICS.timing_slack_ack():
+                    await super().handle(client, req)
 
         assert settings.slack_app_token is not None
-        socket_handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+        socket_handler = TimedSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
 
     def ready() -> tuple[bool, str]:
         if stopping.is_set():
@@ -119,7 +132,8 @@ async def serve(settings: Settings) -> int:
             # No new events over the socket; sends already acknowledged go on below.
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         server.should_exit = True
-        await asyncio.gather(serving, return_exceptions=True)
+        sweeper.cancel()
+        await asyncio.gather(serving, sweeper, return_exceptions=True)
         finished = await bot.background.drain(settings.shutdown_grace_seconds)
         if not finished:
             log.warning("shutdown grace period over with %d send(s) still in flight", bot.background.in_flight)

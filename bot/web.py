@@ -1,4 +1,4 @@
-"""The HTTP listener: Slack's request URL plus health and readiness, as one Starlette app."""
+"""The HTTP listener: Slack's request URL plus health, readiness and metrics, as one Starlette app."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.metrics import CONTENT_TYPE, METRICS, Metrics
 
-def build_web_app(app: AsyncApp | None, ready: Callable[[], tuple[bool, str]]) -> Starlette:
-    """`app` None serves health only (socket mode, where Slack events arrive over the socket)."""
+
+def build_web_app(app: AsyncApp | None, ready: Callable[[], tuple[bool, str]], metrics: Metrics = METRICS) -> Starlette:
+    """`app` None serves health and metrics only (socket mode, where Slack events arrive over the socket)."""
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -22,12 +24,22 @@ def build_web_app(app: AsyncApp | None, ready: Callable[[], tuple[bool, str]]) -
         ok, why = ready()
         return JSONResponse({"status": "ready" if ok else "not ready", "detail": why}, status_code=200 if ok else 503)
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+    async def prometheus(_: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
+    ]
     if app is not None:
         handler = AsyncSlackRequestHandler(app)
 
         async def events(request: Request) -> Response:
-            return await handler.handle(request)
+            # Bolt answers as soon as the listener acknowledges (the send runs afterwards), so this is
+            # the time Slack waits for its answer, refused requests included.
+            with metrics.timing_slack_ack():
+                return await handler.handle(request)
 
         routes.append(Route("/slack/events", events, methods=["POST"]))
     return Starlette(routes=routes)

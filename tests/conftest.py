@@ -164,11 +164,39 @@ def start_bot(env: dict[str, str], slack: SlackStandin, workdir: Path, ready_tim
 
 
 @pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test run's own, dropped at the end.
+
+    TEST_DATABASE_URL names a server and an existing database to connect to for creating it
+    (default: the local server's `postgres` database). Skipped where no server answers, except in CI.
+    """
+    import uuid
+
+    import psycopg
+
+    admin = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"sociocs_bot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL server at TEST_DATABASE_URL ({exc.__class__.__name__})")
+    from sqlalchemy.engine import make_url
+
+    yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
 def slack() -> Iterator[SlackStandin]:
     workspace = SlackWorkspace(
         users={"U0SENDER": "jane.sender", "U0OTHER": "omar"},
         channels={"C0GENERAL": "general", "C0SUPPORT": "support"},
         closed_channels={"G0PRIVATE": "channel_not_found", "C0NOTIN": "not_in_channel"},
+        usergroups={"S0SUPPORT": ["U0OTHER", "U0AGENT"]},
     )
     standin = SlackStandin(bot_token=BOT_TOKEN, workspace=workspace)
     standin.start_in_thread()

@@ -19,8 +19,7 @@ from bot.ledger._schema import SCHEMA_VERSION, engine_for, events, instances, me
 
 RESTARTED_BEFORE = "the bot restarted before sending it, so nothing was sent"
 RESTARTED_WHILE = "the bot restarted while sending"
-HEARTBEAT_SECONDS = 5.0
-DEAD_AFTER_SECONDS = 20.0
+DEAD_AFTER_SECONDS = 20.0  # a process silent this long is presumed gone
 WINDOW = timedelta(seconds=60)
 
 
@@ -58,8 +57,9 @@ def _record(row: Any) -> SendRecord:
 
 
 class Ledger:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
+        self.dead_after = dead_after
         self._postgres = engine.dialect.name == "postgresql"
         # SQLite has one writer at a time anyway; this keeps a count-then-insert atomic in-process.
         self._write_lock = asyncio.Lock()
@@ -67,9 +67,13 @@ class Ledger:
         self._heartbeat: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, url: str) -> Ledger:
-        """Connect, create or upgrade the schema, and register this process as alive."""
-        ledger = cls(engine_for(url))
+    async def open(cls, url: str, dead_after: float = DEAD_AFTER_SECONDS) -> Ledger:
+        """Connect, create or upgrade the schema, and register this process as alive.
+
+        A process that has not beaten for `dead_after` seconds is presumed gone, and its unfinished
+        sends are recovered by whichever process sweeps next.
+        """
+        ledger = cls(engine_for(url), dead_after)
         await ledger._migrate()
         async with ledger._engine.begin() as conn:
             stamp = now()
@@ -90,7 +94,7 @@ class Ledger:
     def start_heartbeat(self) -> None:
         async def beat() -> None:
             while True:
-                await asyncio.sleep(HEARTBEAT_SECONDS)
+                await asyncio.sleep(self.dead_after / 4)
                 with contextlib.suppress(Exception):
                     async with self._engine.begin() as conn:
                         await conn.execute(
@@ -258,7 +262,7 @@ class Ledger:
     async def recover(self) -> list[SendRecord]:
         """Claim sends left queued or pending by processes that are gone; mark them failed (queued: never
         sent) or unknown (pending: may have gone out) and return them for reporting."""
-        cutoff = now() - timedelta(seconds=DEAD_AFTER_SECONDS)
+        cutoff = now() - timedelta(seconds=self.dead_after)
         alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
         recovered: list[SendRecord] = []
         async with self._engine.begin() as conn:

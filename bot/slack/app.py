@@ -146,7 +146,7 @@ async def build_bot(
         session=aiohttp.ClientSession(),
         retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
-    ledger = await Ledger.open(settings.database_url)
+    ledger = await Ledger.open(settings.database_url, dead_after=settings.ledger_recovery_seconds)
     sociocs: SociocsClient | None = None
     if not settings.dry_run and settings.sociocs_api_key is not None:
         sociocs = SociocsClient(

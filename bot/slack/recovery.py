@@ -14,7 +14,6 @@ from bot.slack.app import Bot
 from bot.slack.messages import outcome_blocks, outcome_text
 
 log = logging.getLogger(__name__)
-SWEEP_SECONDS = 10.0
 
 
 def recovered_outcome(record: SendRecord) -> Outcome:
@@ -50,4 +49,4 @@ async def sweep_forever(bot: Bot) -> None:
             await report_recovered(bot, await bot.ledger.recover())
         except Exception:
             log.exception("ledger recovery failed; trying again shortly")
-        await asyncio.sleep(SWEEP_SECONDS)
+        await asyncio.sleep(bot.ledger.dead_after / 2)

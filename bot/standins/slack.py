@@ -40,6 +40,7 @@ class SlackWorkspace:
     channels: dict[str, str] = field(default_factory=lambda: {"C0GENERAL": "general"})
     # chat.postMessage into these channels fails with the given error (e.g. "not_in_channel").
     closed_channels: dict[str, str] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
 
 
 class SlackStandin(LocalServer):
@@ -197,6 +198,12 @@ class SlackStandin(LocalServer):
         if name is None:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": {"id": user, "name": name, "profile": {"display_name": name, "real_name": name}}}
+
+    def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = str(args.get("usergroup", ""))
+        if group not in self.workspace.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.workspace.usergroups[group])}
 
     def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))

@@ -1,0 +1,236 @@
+"""The ledger against real databases: SQLite files and a PostgreSQL database of this run's own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from bot.ledger import Ledger, NewSend, RateLimited, SendRecord, SendStatus
+from bot.ledger import _store as store
+
+T = TypeVar("T")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/nested/dir/ledger.db"  # the directory is created on demand
+    return fresh_schema(str(request.getfixturevalue("pg_url")))
+
+
+def fresh_schema(database_url: str) -> str:
+    """A schema of this test's own in the run's database, selected through the connection's search_path."""
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{database_url}?options=-csearch_path%3D{schema}"
+
+
+def run(test: Callable[..., Awaitable[T]], *args: Any) -> T:
+    return asyncio.run(test(*args))
+
+
+def entry(recipient: str = "+16175550100", user: str = "U1", text: str = "hi") -> NewSend:
+    return NewSend(
+        "T1", user, "C1", "twlo", "ck", recipient, "Ann", text, ("https://x.example/a.png",), None, "command"
+    )
+
+
+def test_a_send_is_recorded_before_and_after(url: str) -> None:
+    async def body() -> tuple[SendRecord, SendRecord, list[Any]]:
+        ledger = await Ledger.open(url)
+        try:
+            (send_id,) = await ledger.reserve([entry()], user_id="U1", limit_per_minute=None)
+            queued = await ledger.get(send_id)
+            await ledger.set_report([send_id], channel_id="C1", thread_ts="1.1", summary_ts="1.1")
+            await ledger.start_attempt(send_id, text="hi @ann")
+            await ledger.finish(send_id, SendStatus.SENT, message_id="SM1", error=None, http_status=None)
+            done = await ledger.get(send_id)
+            return queued, done, await ledger.status_events(send_id)  # type: ignore[return-value]
+        finally:
+            await ledger.close()
+
+    queued, done, events = run(body)
+    assert queued.status is SendStatus.QUEUED and queued.attempts == 0 and queued.message_id is None
+    assert queued.image_urls == ("https://x.example/a.png",) and queued.name == "Ann"
+    assert done.status is SendStatus.SENT and done.message_id == "SM1" and done.attempts == 1
+    assert done.text == "hi @ann" and done.thread_ts == "1.1" and done.updated_at >= done.created_at
+    assert [status for _, status, _ in events] == ["sent"]
+
+
+def test_opening_twice_keeps_the_data(url: str) -> None:
+    async def body() -> SendRecord | None:
+        first = await Ledger.open(url)
+        (send_id,) = await first.reserve([entry()], user_id="U1", limit_per_minute=None)
+        await first.close()
+        second = await Ledger.open(url)
+        try:
+            return await second.get(send_id)
+        finally:
+            await second.close()
+
+    assert run(body) is not None
+
+
+def test_rate_limit_counts_messages_per_user_per_minute(url: str) -> None:
+    async def body() -> list[Any]:
+        ledger = await Ledger.open(url)
+        try:
+            results: list[Any] = [
+                await ledger.reserve([entry(), entry("+16175550101")], user_id="U1", limit_per_minute=3),
+                await ledger.reserve([entry("+16175550102"), entry("+16175550103")], user_id="U1", limit_per_minute=3),
+                await ledger.reserve([entry("+16175550104")], user_id="U1", limit_per_minute=3),
+                await ledger.reserve([entry("+16175550105")], user_id="U2", limit_per_minute=3),
+                await ledger.reserve([entry()] * 4, user_id="U3", limit_per_minute=3),
+            ]
+            return results
+        finally:
+            await ledger.close()
+
+    two, refused, one, other_user, too_many = run(body)
+    assert len(two) == 2 and len(one) == 1 and len(other_user) == 1
+    assert isinstance(refused, RateLimited) and refused.limit == 3 and 1 <= refused.wait_seconds <= 61
+    assert isinstance(too_many, RateLimited)
+
+
+def test_concurrent_reservations_never_exceed_the_limit(url: str) -> None:
+    async def body() -> list[Any]:
+        ledger = await Ledger.open(url)
+        try:
+            return await asyncio.gather(
+                *(ledger.reserve([entry(f"+1617555{i:04d}")], user_id="U9", limit_per_minute=5) for i in range(12))
+            )
+        finally:
+            await ledger.close()
+
+    results = run(body)
+    assert sum(isinstance(r, list) for r in results) == 5
+
+
+def test_a_retry_is_claimed_once_however_many_ask(url: str) -> None:
+    async def body() -> tuple[list[Any], SendRecord | None, Any]:
+        ledger = await Ledger.open(url)
+        try:
+            (send_id,) = await ledger.reserve([entry()], user_id="U1", limit_per_minute=None)
+            await ledger.start_attempt(send_id)
+            await ledger.finish(send_id, SendStatus.UNKNOWN, message_id=None, error="timeout", http_status=None)
+            claims = await asyncio.gather(
+                *(ledger.claim_retry(send_id, user_id=f"U{i}", limit_per_minute=None) for i in range(6))
+            )
+            after = await ledger.get(send_id)
+            await ledger.finish(send_id, SendStatus.SENT, message_id="SM2", error=None, http_status=None)
+            sent_again = await ledger.claim_retry(send_id, user_id="U1", limit_per_minute=None)
+            return claims, after, sent_again
+        finally:
+            await ledger.close()
+
+    claims, after, sent_again = run(body)
+    won = [c for c in claims if isinstance(c, SendRecord)]
+    assert len(won) == 1 and claims.count(None) == 5
+    assert after is not None and after.status is SendStatus.PENDING and after.attempts == 2
+    assert after.retried_by == won[0].retried_by and after.error is None
+    assert sent_again is None  # a sent message is never retried
+
+
+def test_two_ledgers_on_one_database_share_claims_and_limits(pg_url: str) -> None:
+    url = fresh_schema(pg_url)
+
+    async def body() -> tuple[list[Any], list[Any]]:
+        a, b = await Ledger.open(url), await Ledger.open(url)
+        try:
+            reservations = await asyncio.gather(
+                *(
+                    (a if i % 2 else b).reserve([entry(f"+1617556{i:04d}")], user_id="UPG", limit_per_minute=4)
+                    for i in range(10)
+                )
+            )
+            (send_id,) = await a.reserve([entry()], user_id="UOTHER", limit_per_minute=None)
+            await a.finish(send_id, SendStatus.FAILED, message_id=None, error="x", http_status=500)
+            claims = await asyncio.gather(
+                *((a if i % 2 else b).claim_retry(send_id, user_id="UR", limit_per_minute=None) for i in range(8))
+            )
+            return reservations, claims
+        finally:
+            await a.close()
+            await b.close()
+
+    reservations, claims = run(body)
+    assert sum(isinstance(r, list) for r in reservations) == 4
+    assert sum(isinstance(c, SendRecord) for c in claims) == 1
+
+
+def test_sends_of_a_dead_process_are_recovered_once(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def body() -> tuple[list[SendRecord], list[SendRecord], list[SendRecord]]:
+        crashed = await Ledger.open(url)
+        _queued, pending = await crashed.reserve([entry(), entry("+16175550109")], user_id="U1", limit_per_minute=None)
+        await crashed.start_attempt(pending)
+        # The crashed process never closes; it just stops beating. Age its heartbeat past the cutoff.
+        from sqlalchemy import update
+
+        from bot.ledger._schema import instances
+
+        async with crashed._engine.begin() as conn:
+            await conn.execute(
+                update(instances)
+                .where(instances.c.id == crashed.instance_id)
+                .values(heartbeat_at=store.now() - store.timedelta(seconds=crashed.dead_after + 5))
+            )
+        first, second = await Ledger.open(url), await Ledger.open(url)
+        try:
+            a, b = await asyncio.gather(first.recover(), second.recover())
+            again = await first.recover()
+        finally:
+            await first.close()
+            await second.close()
+            await crashed._engine.dispose()
+        return [*a, *b], again, []
+
+    recovered, again, _ = run(body)
+    by_status = {r.status: r for r in recovered}
+    assert len(recovered) == 2 and again == []
+    assert by_status[SendStatus.FAILED].error == store.RESTARTED_BEFORE
+    assert by_status[SendStatus.UNKNOWN].error == store.RESTARTED_WHILE
+
+
+def test_a_live_process_keeps_its_sends(url: str) -> None:
+    async def body() -> list[SendRecord]:
+        live = await Ledger.open(url)
+        other = await Ledger.open(url)
+        try:
+            (send_id,) = await live.reserve([entry()], user_id="U1", limit_per_minute=None)
+            await live.start_attempt(send_id)
+            return await other.recover()
+        finally:
+            await live.close()
+            await other.close()
+
+    assert run(body) == []
+
+
+def test_history_is_newest_first_and_per_person(url: str) -> None:
+    async def body() -> tuple[list[SendRecord], list[SendRecord]]:
+        ledger = await Ledger.open(url)
+        try:
+            for i in range(12):
+                await ledger.reserve([entry(f"+1617557{i:04d}", user="UH")], user_id="UH", limit_per_minute=None)
+            await ledger.reserve([entry(user="UX")], user_id="UX", limit_per_minute=None)
+            return await ledger.history("UH"), await ledger.history("UNOBODY")
+        finally:
+            await ledger.close()
+
+    mine, nobody = run(body)
+    assert len(mine) == 10 and nobody == []
+    assert mine[0].recipient == "+16175570011" and all(r.user_id == "UH" for r in mine)
+
+
+def test_an_unsupported_database_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported database"):
+        run(Ledger.open, "mysql://root@localhost/test")
