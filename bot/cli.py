@@ -26,6 +26,12 @@ def _parser() -> argparse.ArgumentParser:
         "(a dry run when SOCIOCS_API_KEY is unset)",
     )
     commands.add_parser("check", help="validate the configuration and prove the Slack and Sociocs keys work")
+    webhooks = commands.add_parser("webhooks", help="manage the Sociocs webhook subscriptions")
+    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
+    subscribe = webhook_commands.add_parser(
+        "subscribe", help="subscribe POST /sociocs/webhook for messages and status updates on every channel"
+    )
+    subscribe.add_argument("--url", help="the bot's public base URL (default: PUBLIC_URL)")
     return parser
 
 
@@ -41,10 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sociocs-bot: configuration error: {exc}", file=sys.stderr)
         return 2
-    return _run(command, settings)
+    return _run(command, settings, args)
 
 
-def _run(command: str, settings: Settings) -> int:
+def _run(command: str, settings: Settings, args: argparse.Namespace | None = None) -> int:
+    if command == "webhooks":
+        from bot.webhooks_subscribe import run_subscribe
+
+        setup_logging(40, settings.secrets(), settings.log_format)
+        return asyncio.run(run_subscribe(settings, getattr(args, "url", None)))
     if command == "check":
         from bot.check import run_check
 

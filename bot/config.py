@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     rate_limit_per_user_per_minute: int | None = Field(None, ge=1, le=10000)
     ledger_recovery_seconds: float = Field(20.0, ge=1, le=3600)
 
+    # Delivery status and customer replies (Sociocs webhooks).
+    sociocs_webhook_secret: SecretStr | None = None
+    inbox_channel_id: str | None = None
+    public_url: str | None = None
+
     @field_validator(
         "allowed_user_ids", "allowed_usergroup_ids", "allowed_channel_ids", "allowed_countries", mode="before"
     )
@@ -80,6 +85,15 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"{unknown[0]!r} is not an ISO country code such as US, GB or IN")
         return upper
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL like https://bot.example.com")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod
@@ -218,7 +232,13 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log scrubber."""
-        values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.sociocs_api_key]
+        values = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.sociocs_api_key,
+            self.sociocs_webhook_secret,
+        ]
         secrets = [v.get_secret_value() for v in values if v is not None]
         from sqlalchemy.engine import make_url
 

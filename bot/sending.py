@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -103,6 +104,8 @@ class SendService:
         self.guardrails = guardrails
         self._log_numbers = log_numbers
         self._backoff_scale = backoff_scale
+        # Called with each Sociocs message id once recorded: status updates that arrived early wait for it.
+        self.after_sent: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -172,6 +175,7 @@ class SendService:
                 self.ledger.set_report(accepted.send_ids, channel_id=where[0], thread_ts=where[1], summary_ts=where[2]),
                 "recording where the send is reported",
             )
+            await _safely(self._remember_threads(draft, where[0], where[1]), "recording the conversation threads")
         outcomes = await asyncio.gather(
             *(
                 self._one(draft, recipient, send_id, reporter, accepted.requester)
@@ -180,6 +184,19 @@ class SendService:
         )
         await _safely(reporter.done(), "reporting the end of a send")
         return list(outcomes)
+
+    async def _remember_threads(self, draft: Draft, channel_id: str, thread_ts: str | None) -> None:
+        """This thread becomes each number's latest conversation: replies from them come back here."""
+        if thread_ts is None:
+            return
+        for recipient in draft.recipients:
+            await self.ledger.remember_thread(
+                provider=draft.provider.value,
+                channel_key=self.channel_key(draft.provider),
+                number=recipient.e164,
+                channel_id=channel_id,
+                thread_ts=thread_ts,
+            )
 
     async def _one(
         self, draft: Draft, recipient: PhoneNumber, send_id: str, reporter: Reporter, requester: Requester
@@ -198,6 +215,8 @@ class SendService:
             ),
             f"recording the outcome of {send_id}",
         )
+        if outcome.message_id and self.after_sent is not None:
+            await _safely(self.after_sent(outcome.message_id), f"applying early status updates of {send_id}")
         shown = recipient.e164 if self._log_numbers else recipient.masked()
         log.info(
             "send %s provider=%s to=%s outcome=%s message_id=%s status=%s latency_ms=%.0f via=%s user=%s",

@@ -19,9 +19,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
 from bot.metrics import METRICS
-from bot.slack.app import build_bot
+from bot.slack.app import Bot, build_bot
 from bot.slack.recovery import sweep_forever
 from bot.web import build_web_app
+from bot.webhook_endpoint import sociocs_webhook_route
+from bot.webhooks_subscribe import subscribe_all
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,27 @@ async def check_tokens(client: AsyncWebClient, settings: Settings) -> None:
             log.warning("could not reach Slack to check %s (%s)", name, type(exc).__name__)
 
 
+LEDGER_CHECK_EVERY_SECONDS = 2.0
+LEDGER_CHECK_TIMEOUT_SECONDS = 5.0
+
+
+async def _watch_ledger(bot: Bot, down: list[str]) -> None:
+    """Keeps `down` saying why the ledger cannot be read (empty when it can): every send is recorded
+    there first, so without it the bot cannot do its job and /readyz says so."""
+    while True:
+        try:
+            await asyncio.wait_for(bot.ledger.get("readiness-check"), LEDGER_CHECK_TIMEOUT_SECONDS)
+        except Exception as exc:
+            if not down:
+                log.warning("the ledger is unreachable (%s): not ready until it answers", type(exc).__name__)
+            down[:] = [type(exc).__name__]
+        else:
+            if down:
+                log.info("the ledger answers again: ready")
+            down.clear()
+        await asyncio.sleep(LEDGER_CHECK_EVERY_SECONDS)
+
+
 async def serve(settings: Settings) -> int:
     bot = await build_bot(settings)
     try:
@@ -68,6 +91,8 @@ async def serve(settings: Settings) -> int:
     socket_handler = None
     bot.ledger.start_heartbeat()
     sweeper = asyncio.create_task(sweep_forever(bot), name="ledger-recovery")
+    ledger_down: list[str] = []  # why the ledger cannot be used right now; empty while it can
+    watcher = asyncio.create_task(_watch_ledger(bot, ledger_down), name="ledger-readiness")
 
     if settings.mode == "socket":
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -89,9 +114,14 @@ async def serve(settings: Settings) -> int:
             return False, "shutting down"
         if socket_handler is not None and not socket_handler.client.is_connected():
             return False, "socket mode not connected"
+        if ledger_down:
+            return False, f"the ledger is unreachable ({ledger_down[0]})"
         return True, f"{settings.mode} mode"
 
-    web = build_web_app(bot.app if socket_handler is None else None, ready)
+    webhook = sociocs_webhook_route(bot)
+    web = build_web_app(bot.app if socket_handler is None else None, ready, extra_routes=[webhook] if webhook else [])
+    if settings.public_url and webhook is not None and bot.sociocs is not None:
+        bot.background.spawn(subscribe_all(bot.settings, bot.sociocs), name="webhook-subscribe")
     server = _Server(
         uvicorn.Config(
             web,
@@ -133,7 +163,8 @@ async def serve(settings: Settings) -> int:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         server.should_exit = True
         sweeper.cancel()
-        await asyncio.gather(serving, sweeper, return_exceptions=True)
+        watcher.cancel()
+        await asyncio.gather(serving, sweeper, watcher, return_exceptions=True)
         finished = await bot.background.drain(settings.shutdown_grace_seconds)
         if not finished:
             log.warning("shutdown grace period over with %d send(s) still in flight", bot.background.in_flight)

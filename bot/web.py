@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -14,7 +14,12 @@ from starlette.routing import Route
 from bot.metrics import CONTENT_TYPE, METRICS, Metrics
 
 
-def build_web_app(app: AsyncApp | None, ready: Callable[[], tuple[bool, str]], metrics: Metrics = METRICS) -> Starlette:
+def build_web_app(
+    app: AsyncApp | None,
+    ready: Callable[[], tuple[bool, str]],
+    metrics: Metrics = METRICS,
+    extra_routes: Sequence[Route] = (),
+) -> Starlette:
     """`app` None serves health and metrics only (socket mode, where Slack events arrive over the socket)."""
 
     async def healthz(_: Request) -> Response:
@@ -42,4 +47,5 @@ def build_web_app(app: AsyncApp | None, ready: Callable[[], tuple[bool, str]], m
                 return await handler.handle(request)
 
         routes.append(Route("/slack/events", events, methods=["POST"]))
+    routes.extend(extra_routes)  # e.g. POST /sociocs/webhook, served in both modes
     return Starlette(routes=routes)

@@ -7,7 +7,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.providers import Provider
-from bot.slack.command import ComposeRequest, HelpRequest, Parsed, SendRequest, UsageError, parse_command
+from bot.slack.command import (
+    ComposeRequest,
+    HelpRequest,
+    HistoryRequest,
+    Parsed,
+    SendRequest,
+    UsageError,
+    parse_command,
+)
 from bot.slack.text import decode, escape
 
 N1 = "+16175551212"
@@ -405,7 +413,7 @@ def test_parse_command_raises_nothing_but_usage_error(text: str, region: str | N
     except UsageError as exc:
         assert str(exc)
         return
-    assert isinstance(result, HelpRequest | ComposeRequest | SendRequest)
+    assert isinstance(result, HelpRequest | HistoryRequest | ComposeRequest | SendRequest)
     if isinstance(result, SendRequest):
         assert result.recipients
         assert result.message or result.image_urls or result.file_url is not None
@@ -443,3 +451,8 @@ def test_any_list_of_recipients(lines: list[int], separator: str) -> None:
     result = send(separator.join(numbers) + " Hello")
     assert result.recipients == tuple(numbers)
     assert result.message == "Hello"
+
+
+@pytest.mark.parametrize("text", ["history", "History", "HISTORY  "])
+def test_history(text: str) -> None:
+    assert parse(text) == HistoryRequest()

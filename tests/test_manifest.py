@@ -58,4 +58,13 @@ def test_manifest_declares_the_contract(manifest: dict[str, Any]):
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "chat:write.public"} <= scopes
     # No more than the app uses.
-    assert scopes <= {"commands", "chat:write", "chat:write.public", "users:read", "channels:read", "usergroups:read", "im:write"}
+    assert scopes <= {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "users:read",
+        "channels:read",
+        "usergroups:read",
+        "app_mentions:read",
+        "im:write",
+    }

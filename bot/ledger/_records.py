@@ -60,6 +60,8 @@ class SendRecord:
     attempts: int
     via: str
     retried_by: str | None = None
+    delivery_status: str | None = None
+    delivery_error: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 

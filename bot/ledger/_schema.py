@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 metadata = MetaData()
 
 sends = Table(
@@ -36,6 +36,8 @@ sends = Table(
     Column("via", String(32), nullable=False),
     Column("owner", String(32)),  # the process working on it, for crash recovery
     Column("retried_by", String(32)),
+    Column("delivery_status", String(16)),  # the latest status Sociocs reported (sent, delivered, read, failed…)
+    Column("delivery_error", Text),
     Index("ix_sends_user_created", "user_id", "created_at"),
     Index("ix_sends_message_id", "message_id"),
     Index("ix_sends_status", "status"),
@@ -66,7 +68,54 @@ instances = Table(
     Column("heartbeat_at", DateTime(), nullable=False),
 )
 
+# Status updates from Sociocs, kept even when they arrive before the send's own answer (and so before
+# its message id is known); `applied` is claimed by whoever reports it in Slack, exactly once.
+deliveries = Table(
+    "delivery_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(128), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("at", DateTime(), nullable=False),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("applied", Integer, nullable=False),
+    UniqueConstraint("message_id", "status", name="uq_delivery_message_status"),
+)
+
+# The Slack thread of the latest conversation with each number on each channel.
+threads = Table(
+    "threads",
+    metadata,
+    Column("provider", String(16), primary_key=True),
+    Column("channel_key", String(255), primary_key=True),
+    Column("number", String(20), primary_key=True),
+    Column("channel_id", String(32), nullable=False),
+    Column("thread_ts", String(32), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+    Index("ix_threads_slack", "channel_id", "thread_ts"),
+)
+
+# Incoming customer messages already handled (Sociocs may deliver a webhook twice).
+incoming = Table(
+    "incoming_messages",
+    metadata,
+    Column("message_id", String(128), primary_key=True),
+    Column("at", DateTime(), nullable=False),
+    Column("number", String(20), nullable=False),
+    Column("channel_id", String(32)),
+    Column("thread_ts", String(32)),
+)
+
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+# Upgrades from each older version, run in order at start (new tables come from create_all).
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE sends ADD COLUMN delivery_status VARCHAR(16)",
+        "ALTER TABLE sends ADD COLUMN delivery_error TEXT",
+    ],
+}
 
 
 def engine_for(url: str) -> AsyncEngine:

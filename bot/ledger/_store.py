@@ -11,16 +11,42 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger._records import RETRYABLE, NewSend, RateLimited, SendRecord, SendStatus
-from bot.ledger._schema import SCHEMA_VERSION, engine_for, events, instances, metadata, schema_version, sends
+from bot.ledger._schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    deliveries,
+    engine_for,
+    events,
+    incoming,
+    instances,
+    metadata,
+    schema_version,
+    sends,
+    threads,
+)
 
 RESTARTED_BEFORE = "the bot restarted before sending it, so nothing was sent"
 RESTARTED_WHILE = "the bot restarted while sending"
 DEAD_AFTER_SECONDS = 20.0  # a process silent this long is presumed gone
 WINDOW = timedelta(seconds=60)
+UNDELIVERED = ("failed", "undelivered")
+# Later statuses outrank earlier ones: a delivered message never goes back to sent.
+STATUS_RANK = {
+    "queued": 1,
+    "accepted": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "read": 5,
+    "failed": 6,
+    "undelivered": 6,
+}
 
 
 def now() -> datetime:
@@ -53,6 +79,8 @@ def _record(row: Any) -> SendRecord:
         attempts=row.attempts,
         via=row.via,
         retried_by=row.retried_by,
+        delivery_status=row.delivery_status,
+        delivery_error=row.delivery_error,
     )
 
 
@@ -84,12 +112,18 @@ class Ledger:
         async with self._engine.begin() as conn:
             if self._postgres:  # replicas starting together must not race on CREATE TABLE
                 await conn.execute(text("SELECT pg_advisory_xact_lock(774411)"))
+            existed = await conn.run_sync(lambda sync: sa_inspect(sync).has_table("sends"))
             await conn.run_sync(metadata.create_all)
             current = (await conn.execute(select(func.max(schema_version.c.version)))).scalar()
             if current is None:
-                await conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
-            elif current > SCHEMA_VERSION:
+                await conn.execute(insert(schema_version).values(version=SCHEMA_VERSION if not existed else 1))
+                current = SCHEMA_VERSION if not existed else 1
+            if current > SCHEMA_VERSION:
                 raise RuntimeError(f"the ledger's schema is version {current}, newer than this bot ({SCHEMA_VERSION})")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS.get(version, []):
+                    await conn.execute(text(statement))
+                await conn.execute(update(schema_version).values(version=version))
 
     def start_heartbeat(self) -> None:
         async def beat() -> None:
@@ -239,7 +273,15 @@ class Ledger:
             stamp = now()
             claimed = await conn.execute(
                 update(sends)
-                .where(and_(sends.c.id == send_id, sends.c.status.in_([s.value for s in RETRYABLE])))
+                .where(
+                    and_(
+                        sends.c.id == send_id,
+                        or_(
+                            sends.c.status.in_([s.value for s in RETRYABLE]),
+                            sends.c.delivery_status.in_(UNDELIVERED),
+                        ),
+                    )
+                )
                 .values(
                     status=SendStatus.PENDING.value,
                     updated_at=stamp,
@@ -249,6 +291,8 @@ class Ledger:
                     message_id=None,
                     error=None,
                     http_status=None,
+                    delivery_status=None,
+                    delivery_error=None,
                 )
             )
             if claimed.rowcount != 1:
@@ -325,3 +369,158 @@ class Ledger:
                 )
             ).all()
         return [(r.at, r.status, r.detail) for r in rows]
+
+    # Delivery status (Sociocs webhooks) -------------------------------------------------------------------
+
+    async def record_delivery(
+        self, message_id: str, status: str, *, error_code: str | None, error_message: str | None
+    ) -> bool:
+        """Keep a status update; False when it is a duplicate (the same message id and status again)."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(deliveries).values(
+                        message_id=message_id,
+                        status=status,
+                        at=now(),
+                        error_code=error_code,
+                        error_message=error_message,
+                        applied=0,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def claim_deliveries(
+        self, message_id: str
+    ) -> tuple[SendRecord, list[tuple[str, str | None, str | None]]] | None:
+        """Take the not-yet-reported status updates of a message whose send is known, exactly once.
+
+        Returns the send (with its delivery status raised to the highest status seen, never lowered)
+        and the claimed (status, error code, error message) in arrival order; None when the send is not
+        known yet (its updates wait for it) or nothing is left to report.
+        """
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(select(sends).where(sends.c.message_id == message_id))).first()
+            if row is None:
+                return None
+            pending = (
+                await conn.execute(
+                    select(deliveries)
+                    .where(and_(deliveries.c.message_id == message_id, deliveries.c.applied == 0))
+                    .order_by(deliveries.c.id)
+                )
+            ).all()
+            claimed = []
+            for event in pending:
+                done = await conn.execute(
+                    update(deliveries)
+                    .where(and_(deliveries.c.id == event.id, deliveries.c.applied == 0))
+                    .values(applied=1)
+                )
+                if done.rowcount == 1:
+                    claimed.append((event.status, event.error_code, event.error_message))
+            if not claimed:
+                return None
+            best = row.delivery_status
+            error = row.delivery_error
+            for status, code, message in claimed:
+                if STATUS_RANK.get(status, 0) > STATUS_RANK.get(best or "", 0):
+                    best = status
+                    if status in UNDELIVERED:
+                        error = " ".join(p for p in (f"[{code}]" if code else "", message or "") if p) or None
+            await conn.execute(
+                update(sends).where(sends.c.id == row.id).values(delivery_status=best, delivery_error=error)
+            )
+            await conn.execute(
+                insert(events),
+                [
+                    {
+                        "send_id": row.id,
+                        "at": now(),
+                        "kind": "status",
+                        "status": f"delivery:{status}",
+                        "detail": message,
+                    }
+                    for status, _, message in claimed
+                ],
+            )
+            fresh = (await conn.execute(select(sends).where(sends.c.id == row.id))).one()
+        return _record(fresh), claimed
+
+    async def sends_in_summary(self, channel_id: str, summary_ts: str) -> list[SendRecord]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(sends)
+                    .where(and_(sends.c.channel_id == channel_id, sends.c.summary_ts == summary_ts))
+                    .order_by(sends.c.created_at, sends.c.id)
+                )
+            ).all()
+        return [_record(r) for r in rows]
+
+    # Conversations: which Slack thread belongs to which number ----------------------------------------------
+
+    async def remember_thread(
+        self, *, provider: str, channel_key: str, number: str, channel_id: str, thread_ts: str
+    ) -> None:
+        """Make this thread the number's latest conversation on this channel."""
+        async with self._engine.begin() as conn:
+            key = and_(threads.c.provider == provider, threads.c.channel_key == channel_key, threads.c.number == number)
+            changed = await conn.execute(
+                update(threads).where(key).values(channel_id=channel_id, thread_ts=thread_ts, updated_at=now())
+            )
+            if changed.rowcount == 0:
+                try:
+                    async with conn.begin_nested():
+                        await conn.execute(
+                            insert(threads).values(
+                                provider=provider,
+                                channel_key=channel_key,
+                                number=number,
+                                channel_id=channel_id,
+                                thread_ts=thread_ts,
+                                updated_at=now(),
+                            )
+                        )
+                except IntegrityError:  # another replica inserted it first: take ours as the latest
+                    await conn.execute(
+                        update(threads).where(key).values(channel_id=channel_id, thread_ts=thread_ts, updated_at=now())
+                    )
+
+    async def thread_for(self, *, provider: str, channel_key: str, number: str) -> tuple[str, str] | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(threads.c.channel_id, threads.c.thread_ts).where(
+                        and_(
+                            threads.c.provider == provider,
+                            threads.c.channel_key == channel_key,
+                            threads.c.number == number,
+                        )
+                    )
+                )
+            ).first()
+        return (row.channel_id, row.thread_ts) if row else None
+
+    async def conversation_in(self, channel_id: str, thread_ts: str) -> tuple[str, str, str] | None:
+        """(provider, channel key, number) of the conversation bridged into this Slack thread, if any."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(threads.c.provider, threads.c.channel_key, threads.c.number)
+                    .where(and_(threads.c.channel_id == channel_id, threads.c.thread_ts == thread_ts))
+                    .order_by(threads.c.updated_at.desc())
+                )
+            ).first()
+        return (row.provider, row.channel_key, row.number) if row else None
+
+    async def first_incoming(self, message_id: str, number: str) -> bool:
+        """Record an incoming message id; False if it was already handled."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(incoming).values(message_id=message_id, at=now(), number=number))
+        except IntegrityError:
+            return False
+        return True

@@ -182,4 +182,11 @@ async def build_bot(
         names=NameResolver(client),
     )
     register_all(bot)
+
+    async def after_sent(message_id: str) -> None:
+        from bot.slack.conversations import apply_deliveries
+
+        bot.background.spawn(apply_deliveries(bot, message_id), name="delivery-status")
+
+    bot.service.after_sent = after_sent
     return bot

@@ -1,4 +1,4 @@
-"""The Sociocs API client: the only module that talks HTTP to Sociocs."""
+"""The Sociocs API client (the only module that calls Sociocs) and its webhook events."""
 
 from bot.sociocs._client import Channel, SociocsClient, SociocsError
 

@@ -141,6 +141,32 @@ class SociocsClient:
             )
         return Outcome.failed(_error_text(body, reason), status)
 
+    async def subscribe_webhook(
+        self, *, provider: Provider, channel_key: str, reference: str, webhook_url: str, secret: str
+    ) -> str:
+        """POST /webhook-subscriptions for messages and status updates; returns the subscription id.
+
+        The same `reference` again updates the existing subscription instead of adding one.
+        """
+        body = {
+            "platform": "slack",
+            "provider": provider.value,
+            "channel_key": channel_key,
+            "events": ["messages", "status_updates"],
+            "subscriber_reference_id": reference,
+            "webhook_url": webhook_url,
+            "secret": secret,
+        }
+        try:
+            response = await self._http.post("/webhook-subscriptions", json=body)
+        except httpx.HTTPError as exc:
+            raise SociocsError(f"could not reach Sociocs ({type(exc).__name__})") from None
+        answer = _json(response)
+        if response.status_code != 200 or not isinstance(answer, dict) or answer.get("status") != "success":
+            raise SociocsError(f"HTTP {response.status_code}: {_error_text(answer, response.reason_phrase)}")
+        data = answer.get("data") or {}
+        return str(data.get("id", ""))
+
     async def list_channels(self, provider: Provider) -> list[Channel]:
         """GET /channels?provider=P; raises SociocsError with a readable reason on any failure."""
         try:

@@ -74,11 +74,13 @@ class SociocsStandin(LocalServer):
         self.latency = latency
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._ids = itertools.count(1)
+        self._subscription_ids: dict[str, int] = {}
 
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/message", self._message)
         app.router.add_get("/channels", self._channels)
+        app.router.add_post("/webhook-subscriptions", self._subscribe)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -86,6 +88,34 @@ class SociocsStandin(LocalServer):
         """Answer the next requests to `to` (E.164 as sent) with `replies`, in order, then normally."""
         with self._lock:
             self._scripts[to].extend(replies)
+
+    def subscriptions(self) -> list[SociocsCall]:
+        return [c for c in self.calls if c.path == "/webhook-subscriptions"]
+
+    async def _subscribe(self, request: web.Request) -> web.Response:
+        ok = self._apikey_ok(request)
+        try:
+            body: Any = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        self._record(SociocsCall("POST", "/webhook-subscriptions", body, ok))
+        if not ok:
+            return web.json_response(error_body("Invalid API key."), status=401)
+        if not isinstance(body, dict):
+            return web.json_response(error_body("Malformed request body."), status=400)
+        for name in ("platform", "provider", "channel_key", "subscriber_reference_id", "webhook_url"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                return web.json_response(error_body(f"{name} is required."), status=400)
+        if body["provider"] not in PROVIDERS:
+            return web.json_response(error_body("Invalid provider."), status=400)
+        if body["channel_key"] not in self.channel_keys.get(body["provider"], []):
+            return web.json_response(error_body("Invalid channel_key."), status=400)
+        events = body.get("events", ["messages"])
+        if not isinstance(events, list) or not set(events) <= {"messages", "status_updates"}:
+            return web.json_response(error_body("Invalid events."), status=400)
+        with self._lock:
+            sub_id = self._subscription_ids.setdefault(body["subscriber_reference_id"], len(self._subscription_ids) + 1)
+        return web.json_response({"status": "success", "data": {"id": sub_id}})
 
     def messages(self) -> list[SociocsCall]:
         return [c for c in self.calls if c.path == "/message"]

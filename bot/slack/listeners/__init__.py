@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.slack.app import Bot
-from bot.slack.listeners import command, compose, retry
+from bot.slack.listeners import command, compose, replies, retry
 
 
 def register_all(bot: Bot) -> None:
@@ -21,3 +21,4 @@ def register_all(bot: Bot) -> None:
     command.register(bot)
     compose.register(bot)
     retry.register(bot)
+    replies.register(bot)

@@ -1,0 +1,200 @@
+"""Closing the loop: delivery status and customer replies come back into the Slack thread.
+
+Status updates edit the summary message in place (the latest status per recipient) and add a reply
+with the provider's error and a Retry button when a message was not delivered. A customer's message
+goes into the thread of the latest conversation with that number, or starts one in the inbox channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.domain.draft import Draft
+from bot.domain.outcome import Outcome
+from bot.domain.phone import PhoneNumber, mask
+from bot.domain.providers import Provider
+from bot.ledger import SendRecord
+from bot.sending import draft_from_record
+from bot.slack.app import Bot
+from bot.slack.messages import outcome_blocks, parent_blocks, summary_text
+from bot.slack.text import escape
+from bot.sociocs.webhooks import IncomingMessage
+
+log = logging.getLogger(__name__)
+
+REPLY_ACTION = "reply_sms"
+UNDELIVERED = ("failed", "undelivered")
+_ICONS = {
+    "sent": ":outbox_tray:",
+    "delivered": ":white_check_mark:",
+    "read": ":eyes:",
+    "failed": ":x:",
+    "undelivered": ":x:",
+}
+
+
+def delivery_line(records: list[SendRecord]) -> str | None:
+    """`Delivery: +1617… delivered · +1618… sent`, or None while nothing is known."""
+    parts = [
+        f"{_ICONS.get(r.delivery_status, ':hourglass_flowing_sand:')} {r.recipient} {r.delivery_status}"
+        for r in records
+        if r.delivery_status
+    ]
+    return "Delivery: " + " · ".join(parts) if parts else None
+
+
+async def apply_deliveries(bot: Bot, message_id: str) -> None:
+    """Report the status updates waiting for `message_id` (each exactly once, whoever gets here first)."""
+    claimed = await bot.ledger.claim_deliveries(message_id)
+    if claimed is None:
+        return
+    record, updates = claimed
+    await _refresh_summary(bot, record)
+    for status, code, message in updates:
+        if status in UNDELIVERED and record.delivery_status in UNDELIVERED and record.channel_id:
+            await _report_undelivered(bot, record, status, code, message)
+
+
+async def _refresh_summary(bot: Bot, record: SendRecord) -> None:
+    if not record.channel_id or not record.summary_ts:
+        return
+    records = await bot.ledger.sends_in_summary(record.channel_id, record.summary_ts)
+    first = draft_from_record(records[0] if records else record)
+    draft = Draft(
+        provider=first.provider,
+        recipients=tuple(PhoneNumber(r.recipient, None) for r in records) or first.recipients,
+        text=first.text,
+        name=first.name,
+        image_urls=first.image_urls,
+        file_url=first.file_url,
+    )
+    blocks = parent_blocks(draft, record.user_id, dry_run=False)
+    line = delivery_line(records)
+    if line:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+    try:
+        await bot.client.chat_update(
+            channel=record.channel_id, ts=record.summary_ts, text=summary_text(draft, record.user_id), blocks=blocks
+        )
+    except SlackApiError as exc:
+        log.warning("could not update the summary of %s: %s", record.id, exc.response.get("error"))
+
+
+async def _report_undelivered(bot: Bot, record: SendRecord, status: str, code: str | None, message: str | None) -> None:
+    detail = " ".join(
+        p for p in (f"error {escape(code)}" if code else "", f"“{escape(message)}”" if message else "") if p
+    )
+    line = f":x: Not delivered to {record.recipient} ({status})" + (f": {detail}" if detail else "") + "."
+    outcome = Outcome.failed(status, hint="Press Retry to send it again.")
+    try:
+        await bot.client.chat_postMessage(
+            channel=str(record.channel_id),
+            thread_ts=record.thread_ts or record.summary_ts,
+            text=line,
+            blocks=outcome_blocks(line, record.id, outcome),
+            unfurl_links=False,
+            link_names=False,
+        )
+    except SlackApiError as exc:
+        log.error("could not report the failed delivery of %s: %s", record.id, exc.response.get("error"))
+
+
+# Customer messages ----------------------------------------------------------------------------------------
+
+
+def customer_blocks(
+    message: IncomingMessage, provider: Provider, *, new_thread: bool
+) -> tuple[str, list[dict[str, Any]]]:
+    who = escape(message.sender_name) + f" ({message.number})" if message.sender_name else message.number
+    head = (
+        f":speech_balloon: New message from *{who}* on {provider.label}"
+        if new_thread
+        else f":speech_balloon: *{who}* replied"
+    )
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    if message.text:
+        quoted = "\n".join("> " + line for line in escape(message.text)[:2800].split("\n"))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quoted, "verbatim": True}})
+    links = [f"Image: {escape(u)}" for u in message.image_urls]
+    links += [f"File: {escape(u)}" for u in message.file_urls]
+    links += [f"Video: {escape(u)}" for u in message.video_urls]
+    if links:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(links)[:2900], "verbatim": True}}
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "customer_reply",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": REPLY_ACTION,
+                    "text": {"type": "plain_text", "text": "Reply"},
+                    "value": json.dumps({"p": provider.value, "n": message.number}),
+                }
+            ],
+        }
+    )
+    fallback = f"{head}: {escape(message.text or '')}"[:3000]
+    return fallback, blocks
+
+
+# (lock, how many handlers hold or wait for it) per conversation, dropped when nobody does.
+_conversation_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+
+async def handle_incoming(bot: Bot, message: IncomingMessage) -> None:
+    """Post a customer's message in its conversation's thread, or start one in the inbox channel.
+
+    Messages from one number are handled one at a time, so two quick messages from a new number
+    share the inbox thread the first one starts.
+    """
+    key = (message.channel_key, message.number)
+    lock, users = _conversation_locks.get(key, (asyncio.Lock(), 0))
+    _conversation_locks[key] = (lock, users + 1)
+    try:
+        async with lock:
+            await _post_incoming(bot, message)
+    finally:
+        lock, users = _conversation_locks[key]
+        if users == 1:
+            del _conversation_locks[key]
+        else:
+            _conversation_locks[key] = (lock, users - 1)
+
+
+async def _post_incoming(bot: Bot, message: IncomingMessage) -> None:
+    provider = Provider(message.provider)
+    where = await bot.ledger.thread_for(provider=provider.value, channel_key=message.channel_key, number=message.number)
+    inbox = bot.settings.inbox_channel_id
+    if where is None and not inbox:
+        log.info(
+            "message %s from %s on %s: no thread and no INBOX_CHANNEL_ID, recorded only",
+            message.message_id,
+            mask(message.number),
+            provider.value,
+        )
+        return
+    text, blocks = customer_blocks(message, provider, new_thread=where is None)
+    channel, thread_ts = where if where else (str(inbox), None)
+    try:
+        response = await bot.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False, link_names=False
+        )
+    except SlackApiError as exc:
+        log.error("could not post the message from %s: %s", mask(message.number), exc.response.get("error"))
+        return
+    if where is None:
+        await bot.ledger.remember_thread(
+            provider=provider.value,
+            channel_key=message.channel_key,
+            number=message.number,
+            channel_id=channel,
+            thread_ts=str(response["ts"]),
+        )
