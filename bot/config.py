@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     sociocs_whatsapp_provider: Provider | None = None
     sociocs_timeout_seconds: float = Field(15.0, gt=0, le=300)
     sociocs_dry_run: bool = False
-    sociocs_max_concurrency: int = Field(32, ge=1, le=256)
+    sociocs_max_concurrency: int = Field(64, ge=1, le=256)
 
     default_region: str | None = None
     max_recipients: int = Field(10, ge=1, le=100)

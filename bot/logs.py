@@ -106,6 +106,7 @@ def setup_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python's warnings too, in the same format (one JSON object per line)
     # httpx logs each request at INFO, and Bolt logs a refused request's whole body (phone numbers and
     # message text) at INFO: keep both for DEBUG only.
     for noisy in ("httpx", "slack_bolt"):

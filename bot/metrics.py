@@ -5,6 +5,7 @@ default), so a test can build a fresh one and one process never mixes in another
 The module-level functions act on `METRICS`, the bot's own instance:
 
     record_send("twlo", "sent", 0.42)      # one per recipient, after Sociocs answered (or did not)
+    observe_sociocs_request("twlo", 0.42)   # or per attempt, then record_send(..., None)
     with sends_in_flight():                 # around each send to Sociocs
         ...
     observe_slack_ack(0.012)                # done by bot.web and bot.serve around Slack's request
@@ -57,10 +58,15 @@ class Metrics:
         )
 
     def record_send(self, provider: str, outcome: str, sociocs_seconds: float | None) -> None:
-        """Count one recipient's outcome; `sociocs_seconds` None when Sociocs was not called (dry run)."""
+        """Count one recipient's outcome; `sociocs_seconds` None when Sociocs was not called (dry run),
+        or when each request was already timed with `observe_sociocs_request` (sends retried on their own)."""
         self.sends.labels(provider=provider, outcome=outcome).inc()
         if sociocs_seconds is not None:
-            self.sociocs_seconds.labels(provider=provider).observe(sociocs_seconds)
+            self.observe_sociocs_request(provider, sociocs_seconds)
+
+    def observe_sociocs_request(self, provider: str, seconds: float) -> None:
+        """Time one request to Sociocs (one attempt of a send)."""
+        self.sociocs_seconds.labels(provider=provider).observe(seconds)
 
     @contextmanager
     def sends_in_flight(self) -> Iterator[None]:
@@ -93,6 +99,10 @@ METRICS = Metrics()
 
 def record_send(provider: str, outcome: str, sociocs_seconds: float | None) -> None:
     METRICS.record_send(provider, outcome, sociocs_seconds)
+
+
+def observe_sociocs_request(provider: str, seconds: float) -> None:
+    METRICS.observe_sociocs_request(provider, seconds)
 
 
 def sends_in_flight() -> AbstractContextManager[None]:

@@ -15,13 +15,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.domain.draft import Draft, DraftError, Problem, Rules
+from bot import metrics
+from bot.domain.draft import Draft, DraftError, Field, Problem, Rules
 from bot.domain.outcome import Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import PhoneNumber
 from bot.domain.providers import Provider
 from bot.guardrails import Guardrails
-from bot.ledger import Ledger, NewSend, RateLimited, SendRecord, SendStatus
+from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
 
 log = logging.getLogger("bot.send")
 
@@ -121,18 +122,21 @@ class SendService:
     # Checks ---------------------------------------------------------------------------------------------
 
     async def who_may_send(
-        self, user_id: str | None, channel_id: str | None, *, field: str = "destination"
+        self, user_id: str | None, channel_id: str | None, *, field: Field = "destination"
     ) -> list[Problem]:
         """The guardrails that need no draft: who is asking and in which conversation."""
-        problems = [await self.guardrails.user_problem(user_id), self.guardrails.channel_problem(channel_id, field)]  # type: ignore[arg-type]
+        problems = [await self.guardrails.user_problem(user_id), self.guardrails.channel_problem(channel_id, field)]
         return [p for p in problems if p is not None]
 
-    async def accept(self, draft: Draft, requester: Requester, *, channel_field: str = "destination") -> Accepted:
-        """Apply every guardrail and record the sends as queued; raise DraftError saying why not."""
+    async def check(self, draft: Draft, requester: Requester, *, channel_field: Field = "destination") -> None:
+        """The guardrails that need no database: who, where, to which countries. Raises DraftError."""
         problems = await self.who_may_send(requester.user_id, requester.channel_id, field=channel_field)
         problems += self.guardrails.country_problems(draft.recipients)
         if problems:
             raise DraftError(problems)
+
+    async def record(self, draft: Draft, requester: Requester) -> Accepted:
+        """Write the sends to the ledger as queued, within the rate limit; raises DraftError saying why not."""
         entries = [
             NewSend(
                 team_id=requester.team_id,
@@ -163,6 +167,11 @@ class SendService:
             raise DraftError([rate_problem(result)])
         return Accepted(draft, requester, tuple(result))
 
+    async def accept(self, draft: Draft, requester: Requester, *, channel_field: Field = "destination") -> Accepted:
+        """`check` then `record`: every guardrail, and the sends written down as queued."""
+        await self.check(draft, requester, channel_field=channel_field)
+        return await self.record(draft, requester)
+
     # Sending --------------------------------------------------------------------------------------------
 
     async def send(self, accepted: Accepted, reporter: Reporter) -> list[Outcome]:
@@ -170,40 +179,30 @@ class SendService:
         draft = accepted.draft
         await _safely(reporter.started(draft), "reporting the start of a send")
         where = reporter.location()
-        if where is not None:
-            await _safely(
-                self.ledger.set_report(accepted.send_ids, channel_id=where[0], thread_ts=where[1], summary_ts=where[2]),
-                "recording where the send is reported",
-            )
-            await _safely(self._remember_threads(draft, where[0], where[1]), "recording the conversation threads")
+        report = Report(where[0], where[1], where[2]) if where is not None else None
         outcomes = await asyncio.gather(
             *(
-                self._one(draft, recipient, send_id, reporter, accepted.requester)
+                self._one(draft, recipient, send_id, reporter, accepted.requester, report)
                 for recipient, send_id in zip(draft.recipients, accepted.send_ids, strict=True)
             )
         )
         await _safely(reporter.done(), "reporting the end of a send")
         return list(outcomes)
 
-    async def _remember_threads(self, draft: Draft, channel_id: str, thread_ts: str | None) -> None:
-        """This thread becomes each number's latest conversation: replies from them come back here."""
-        if thread_ts is None:
-            return
-        for recipient in draft.recipients:
-            await self.ledger.remember_thread(
-                provider=draft.provider.value,
-                channel_key=self.channel_key(draft.provider),
-                number=recipient.e164,
-                channel_id=channel_id,
-                thread_ts=thread_ts,
-            )
-
     async def _one(
-        self, draft: Draft, recipient: PhoneNumber, send_id: str, reporter: Reporter, requester: Requester
+        self,
+        draft: Draft,
+        recipient: PhoneNumber,
+        send_id: str,
+        reporter: Reporter,
+        requester: Requester,
+        report: Report | None = None,
     ) -> Outcome:
         payload = payload_for(draft, recipient, self.channel_key(draft.provider))
         started = time.perf_counter()
-        outcome = await self._attempts(send_id, payload, draft)
+        with metrics.sends_in_flight():
+            outcome = await self._attempts(send_id, payload, draft, report)
+        metrics.record_send(draft.provider.value, outcome.kind.value, None)
         elapsed_ms = (time.perf_counter() - started) * 1000
         await _safely(
             self.ledger.finish(
@@ -241,13 +240,18 @@ class SendService:
         await _safely(reporter.finished(recipient, payload, outcome, send_id), f"reporting the outcome of {send_id}")
         return outcome
 
-    async def _attempts(self, send_id: str, payload: MessagePayload, draft: Draft) -> Outcome:
+    async def _attempts(self, send_id: str, payload: MessagePayload, draft: Draft, report: Report | None) -> Outcome:
         """Call Sociocs, retrying on its own only while the message provably did not go out."""
         for attempt in range(AUTO_ATTEMPTS):
-            await _safely(self.ledger.start_attempt(send_id, text=draft.text, name=draft.name), "recording an attempt")
+            await _safely(
+                self.ledger.start_attempt(send_id, text=draft.text, name=draft.name, report=report),
+                "recording an attempt",
+            )
             if self._sender is None:
                 return Outcome.dry_run()
+            requested = time.perf_counter()
             outcome = await self._sender.send(payload)
+            metrics.observe_sociocs_request(draft.provider.value, time.perf_counter() - requested)
             if not outcome.retryable or attempt == AUTO_ATTEMPTS - 1:
                 return outcome
             delay = backoff(attempt, outcome.retry_after) * self._backoff_scale

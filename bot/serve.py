@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
 from bot.metrics import METRICS
-from bot.slack.app import Bot, build_bot
+from bot.slack.app import Bot, build_bot, seed_authorization
 from bot.slack.recovery import sweep_forever
 from bot.web import build_web_app
 from bot.webhook_endpoint import sociocs_webhook_route
@@ -41,15 +41,20 @@ _REFUSED = frozenset(
 )
 
 
-async def check_tokens(client: AsyncWebClient, settings: Settings) -> None:
-    """Refuse to start on a token Slack rejects, with one line naming it; network trouble only warns."""
+async def check_tokens(client: AsyncWebClient, settings: Settings) -> Any:
+    """Refuse to start on a token Slack rejects, with one line naming it; network trouble only warns.
+
+    Returns the bot token's auth.test answer (None when Slack could not be reached).
+    """
     checks: list[tuple[str, Callable[[], Awaitable[Any]]]] = [("SLACK_BOT_TOKEN", client.auth_test)]
     if settings.mode == "socket" and settings.slack_app_token is not None:
         app_token = settings.slack_app_token.get_secret_value()
         checks.append(("SLACK_APP_TOKEN", lambda: client.apps_connections_open(app_token=app_token)))
+    auth = None
     for name, call in checks:
         try:
-            await call()
+            answer = await call()
+            auth = auth or answer
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             if error in _REFUSED:
@@ -57,6 +62,7 @@ async def check_tokens(client: AsyncWebClient, settings: Settings) -> None:
             log.warning("could not check %s with Slack: %s", name, error)
         except Exception as exc:  # Slack unreachable right now: start anyway, readiness will tell
             log.warning("could not reach Slack to check %s (%s)", name, type(exc).__name__)
+    return auth
 
 
 LEDGER_CHECK_EVERY_SECONDS = 2.0
@@ -83,10 +89,12 @@ async def _watch_ledger(bot: Bot, down: list[str]) -> None:
 async def serve(settings: Settings) -> int:
     bot = await build_bot(settings)
     try:
-        await check_tokens(bot.client, settings)
+        auth = await check_tokens(bot.client, settings)
     except ConfigError:
         await bot.aclose()
         raise
+    if auth is not None:
+        seed_authorization(bot, auth)
     stopping = asyncio.Event()
     socket_handler = None
     bot.ledger.start_heartbeat()

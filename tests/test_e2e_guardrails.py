@@ -15,6 +15,7 @@ from tests.conftest import (
     RunningBot,
     everything_about,
     new_number,
+    parents_for,
     replies_for,
     settle,
     wait_outcome,
@@ -104,17 +105,34 @@ def test_only_allowed_countries(make_bot, slack: SlackStandin, sociocs: SociocsS
     assert everything_about(slack, sociocs, "+442079460958") == []
 
 
+def accepted(bot: RunningBot, slack: SlackStandin, text: str, number: str, user: str = "U0SENDER") -> None:
+    """A command Slack gets an empty answer for, whose summary is then posted (so it is recorded)."""
+    assert bot.command(text, user=user).text == ""
+    slack.wait_for(lambda calls: parents_for(calls, number))
+
+
+def refused_privately(bot: RunningBot, slack: SlackStandin, text: str, user: str = "U0SENDER") -> str:
+    """The rate limit is counted after Slack's answer: the refusal comes through the response_url."""
+    name = f"refused-{new_number()}"
+    assert bot.command(text, user=user, response_name=name).text == ""
+    (reply,) = slack.wait_for(lambda _: private_replies(slack, name))
+    assert reply.args["response_type"] == "ephemeral"
+    return str(reply.args["text"])
+
+
 def test_rate_limit_counts_messages_and_says_how_long_to_wait(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
     limited = make_bot(RATE_LIMIT_PER_USER_PER_MINUTE="3")
     a, b, c, d = (new_number() for _ in range(4))
-    assert limited.command(f"{a}, {b} first two").text == ""
-    refused = limited.command(f"{c}, {d} two more").json()
-    assert "limit of 3 messages a minute" in refused["text"] and "try again in" in refused["text"]
-    assert limited.command(f"{c} one more fits").text == ""
-    assert "limit of 3" in limited.command(f"{d} over").json()["text"]
-    assert limited.command(f"{d} another person is fine", user="U0OTHER").text == ""
+    accepted(limited, slack, f"{a}, {b} first two", a)
+    refused = refused_privately(limited, slack, f"{c}, {d} two more")
+    assert "limit of 3 messages a minute" in refused and "try again in" in refused
+    accepted(limited, slack, f"{c} one more fits", c)
+    assert "limit of 3" in refused_privately(limited, slack, f"{d} over")
+    accepted(limited, slack, f"{d} another person is fine", d, user="U0OTHER")
     slack.wait_for(lambda calls: all(replies_for(calls, n) for n in (a, b, c, d)))
     assert [len(sociocs_bodies(sociocs, n)) for n in (a, b, c, d)] == [1, 1, 1, 1]
+    # The refused commands posted nothing in the channel: one summary per accepted command.
+    assert len(parents_for(slack.calls, d)) == 1 and len(parents_for(slack.calls, c)) == 1
 
 
 # Retry ----------------------------------------------------------------------------------------------------
@@ -192,10 +210,10 @@ def test_two_processes_on_one_postgresql_share_the_rate_limit_and_the_retry_clai
     shared = {"DATABASE_URL": fresh_schema(pg_url), "RATE_LIMIT_PER_USER_PER_MINUTE": "3"}
     a, b = make_bot(**shared), make_bot(**shared)
     n1, n2, n3, n4 = (new_number() for _ in range(4))
-    assert a.command(f"{n1}, {n2} via a", user="U0AGENT").text == ""
-    assert "limit of 3" in b.command(f"{n3}, {n4} via b", user="U0AGENT").json()["text"]
-    assert b.command(f"{n3} via b", user="U0AGENT").text == ""
-    assert "limit of 3" in a.command(f"{n4} via a again", user="U0AGENT").json()["text"]
+    accepted(a, slack, f"{n1}, {n2} via a", n1, user="U0AGENT")
+    assert "limit of 3" in refused_privately(b, slack, f"{n3}, {n4} via b", user="U0AGENT")
+    accepted(b, slack, f"{n3} via b", n3, user="U0AGENT")
+    assert "limit of 3" in refused_privately(a, slack, f"{n4} via a again", user="U0AGENT")
 
     failing = new_number()
     sociocs.script(failing, Reply(500, error_body("Boom.")))

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.ledger import Ledger, NewSend, RateLimited, SendRecord, SendStatus
+from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
 from bot.ledger import _store as store
 
 T = TypeVar("T")
@@ -45,25 +45,26 @@ def entry(recipient: str = "+16175550100", user: str = "U1", text: str = "hi") -
 
 
 def test_a_send_is_recorded_before_and_after(url: str) -> None:
-    async def body() -> tuple[SendRecord, SendRecord, list[Any]]:
+    async def body() -> tuple[SendRecord, SendRecord, list[Any], Any]:
         ledger = await Ledger.open(url)
         try:
             (send_id,) = await ledger.reserve([entry()], user_id="U1", limit_per_minute=None)
             queued = await ledger.get(send_id)
-            await ledger.set_report([send_id], channel_id="C1", thread_ts="1.1", summary_ts="1.1")
-            await ledger.start_attempt(send_id, text="hi @ann")
+            await ledger.start_attempt(send_id, text="hi @ann", report=Report("C1", "1.1", "1.1"))
             await ledger.finish(send_id, SendStatus.SENT, message_id="SM1", error=None, http_status=None)
             done = await ledger.get(send_id)
-            return queued, done, await ledger.status_events(send_id)  # type: ignore[return-value]
+            thread = await ledger.thread_for(provider="twlo", channel_key="ck", number="+16175550100")
+            return queued, done, await ledger.status_events(send_id), thread  # type: ignore[return-value]
         finally:
             await ledger.close()
 
-    queued, done, events = run(body)
+    queued, done, events, thread = run(body)
     assert queued.status is SendStatus.QUEUED and queued.attempts == 0 and queued.message_id is None
     assert queued.image_urls == ("https://x.example/a.png",) and queued.name == "Ann"
     assert done.status is SendStatus.SENT and done.message_id == "SM1" and done.attempts == 1
     assert done.text == "hi @ann" and done.thread_ts == "1.1" and done.updated_at >= done.created_at
     assert [status for _, status, _ in events] == ["sent"]
+    assert thread == ("C1", "1.1")
 
 
 def test_opening_twice_keeps_the_data(url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -64,6 +65,23 @@ _PARSE_REASONS = {
 
 
 def parse_number(text: str, default_region: str | None) -> PhoneNumber:
+    """Parse `text` into a valid number or raise InvalidNumber naming it (see `_parse`)."""
+    result = _parse_cached(text, default_region)
+    if isinstance(result, InvalidNumber):
+        raise InvalidNumber(result.number, result.reason)
+    return result
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str, default_region: str | None) -> PhoneNumber | InvalidNumber:
+    """The same number is parsed by the grammar, the draft check and the send: libphonenumber once."""
+    try:
+        return _parse(text, default_region)
+    except InvalidNumber as exc:
+        return exc
+
+
+def _parse(text: str, default_region: str | None) -> PhoneNumber:
     """Parse `text` into a valid number or raise InvalidNumber naming it.
 
     With a leading `+` the number is international. Without one it is read in `default_region` (e.g.

@@ -66,6 +66,15 @@ class SendRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Report:
+    """Where a send is reported in Slack."""
+
+    channel_id: str
+    thread_ts: str | None
+    summary_ts: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimited:
     """The person has sent their allowance for this minute."""
 

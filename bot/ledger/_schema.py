@@ -126,7 +126,9 @@ def engine_for(url: str) -> AsyncEngine:
         parsed = parsed.set(drivername="sqlite+aiosqlite")
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, connect_args={"timeout": 15})
+        # One connection: SQLite has a single writer anyway, so transactions queue in the pool instead of
+        # fighting over the file lock, and no connection (with its thread) is opened per operation.
+        engine = create_async_engine(parsed, connect_args={"timeout": 15}, pool_size=1, max_overflow=0, pool_timeout=60)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.ledger._records import RETRYABLE, NewSend, RateLimited, SendRecord, SendStatus
+from bot.ledger._records import RETRYABLE, NewSend, RateLimited, Report, SendRecord, SendStatus
 from bot.ledger._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -89,8 +89,6 @@ class Ledger:
         self._engine = engine
         self.dead_after = dead_after
         self._postgres = engine.dialect.name == "postgresql"
-        # SQLite has one writer at a time anyway; this keeps a count-then-insert atomic in-process.
-        self._write_lock = asyncio.Lock()
         self.instance_id = uuid.uuid4().hex
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -148,8 +146,12 @@ class Ledger:
 
     @contextlib.asynccontextmanager
     async def _locked(self, user_id: str | None) -> AsyncIterator[AsyncConnection]:
-        """A transaction in which the user's rate-limit count cannot change under us."""
-        async with self._write_lock, self._engine.begin() as conn:
+        """A transaction in which the user's rate-limit count cannot change under us.
+
+        PostgreSQL: an advisory lock per user, held to the end of the transaction, across replicas.
+        SQLite: the engine has one connection, so its transactions never overlap in the first place.
+        """
+        async with self._engine.begin() as conn:
             if self._postgres:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"user:{user_id}"})
             yield conn
@@ -219,19 +221,19 @@ class Ledger:
             )
             return ids
 
-    async def set_report(
-        self, send_ids: Sequence[str], *, channel_id: str, thread_ts: str | None, summary_ts: str | None
+    async def start_attempt(
+        self,
+        send_id: str,
+        *,
+        text: str | None = None,
+        name: str | None = None,
+        report: Report | None = None,
     ) -> None:
-        """Where the send is reported, so later updates (retries, recovery, status) reach the same thread."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(sends)
-                .where(sends.c.id.in_(list(send_ids)))
-                .values(channel_id=channel_id, thread_ts=thread_ts, summary_ts=summary_ts)
-            )
+        """queued/pending → pending, just before Sociocs is called (an automatic retry calls it again).
 
-    async def start_attempt(self, send_id: str, *, text: str | None = None, name: str | None = None) -> None:
-        """queued/pending → pending, just before Sociocs is called (an automatic retry calls it again)."""
+        `report` says where the send is reported, so later updates (retries, recovery, delivery status)
+        reach the same thread, and makes that thread the number's latest conversation. One transaction.
+        """
         values: dict[str, Any] = {
             "status": SendStatus.PENDING.value,
             "updated_at": now(),
@@ -242,8 +244,20 @@ class Ledger:
             values["text"] = text
         if name is not None:
             values["name"] = name
+        if report is not None:
+            values.update(channel_id=report.channel_id, thread_ts=report.thread_ts, summary_ts=report.summary_ts)
         async with self._engine.begin() as conn:
-            await conn.execute(update(sends).where(sends.c.id == send_id).values(**values))
+            result = await conn.execute(
+                update(sends)
+                .where(sends.c.id == send_id)
+                .values(**values)
+                .returning(sends.c.provider, sends.c.channel_key, sends.c.recipient)
+            )
+            row = result.first()
+            if report is not None and report.thread_ts and row is not None:
+                await self._remember(
+                    conn, row.provider, row.channel_key, row.recipient, report.channel_id, report.thread_ts
+                )
 
     async def finish(
         self, send_id: str, status: SendStatus, *, message_id: str | None, error: str | None, http_status: int | None
@@ -467,27 +481,33 @@ class Ledger:
     ) -> None:
         """Make this thread the number's latest conversation on this channel."""
         async with self._engine.begin() as conn:
-            key = and_(threads.c.provider == provider, threads.c.channel_key == channel_key, threads.c.number == number)
-            changed = await conn.execute(
+            await self._remember(conn, provider, channel_key, number, channel_id, thread_ts)
+
+    async def _remember(
+        self, conn: AsyncConnection, provider: str, channel_key: str, number: str, channel_id: str, thread_ts: str
+    ) -> None:
+        key = and_(threads.c.provider == provider, threads.c.channel_key == channel_key, threads.c.number == number)
+        changed = await conn.execute(
+            update(threads).where(key).values(channel_id=channel_id, thread_ts=thread_ts, updated_at=now())
+        )
+        if changed.rowcount:
+            return
+        try:
+            async with conn.begin_nested():
+                await conn.execute(
+                    insert(threads).values(
+                        provider=provider,
+                        channel_key=channel_key,
+                        number=number,
+                        channel_id=channel_id,
+                        thread_ts=thread_ts,
+                        updated_at=now(),
+                    )
+                )
+        except IntegrityError:  # another replica inserted it first: take ours as the latest
+            await conn.execute(
                 update(threads).where(key).values(channel_id=channel_id, thread_ts=thread_ts, updated_at=now())
             )
-            if changed.rowcount == 0:
-                try:
-                    async with conn.begin_nested():
-                        await conn.execute(
-                            insert(threads).values(
-                                provider=provider,
-                                channel_key=channel_key,
-                                number=number,
-                                channel_id=channel_id,
-                                thread_ts=thread_ts,
-                                updated_at=now(),
-                            )
-                        )
-                except IntegrityError:  # another replica inserted it first: take ours as the latest
-                    await conn.execute(
-                        update(threads).where(key).values(channel_id=channel_id, thread_ts=thread_ts, updated_at=now())
-                    )
 
     async def thread_for(self, *, provider: str, channel_key: str, number: str) -> tuple[str, str] | None:
         async with self._engine.connect() as conn:

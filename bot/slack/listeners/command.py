@@ -7,10 +7,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
-from bot.domain.draft import DraftError, RawDraft
+from bot.domain.draft import Draft, DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.ledger import SendStatus
-from bot.sending import Accepted, Requester, with_draft
+from bot.sending import Requester, with_draft
 from bot.slack.app import Bot, problems_text
 from bot.slack.command import (
     ComposeRequest,
@@ -65,12 +65,14 @@ def register(bot: Bot) -> None:
             return
         who = requester(command)
         try:
-            accepted = await bot.service.accept(bot.draft(raw_draft(parsed)), who)
+            draft = bot.draft(raw_draft(parsed))
+            await bot.service.check(draft, who)
         except DraftError as exc:
             await ack(response_type="ephemeral", text=problems_text(exc))
             return
+        # Slack waits for nothing else: the ledger, the rate limit and the sending happen after the answer.
         await ack()
-        bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
+        bot.background.spawn(_send(bot, parsed, draft, who, respond), name="sms-command")
 
 
 async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
@@ -110,10 +112,15 @@ async def _history(bot: Bot, user_id: str) -> str:
     return history_text(rows)
 
 
-async def _send(bot: Bot, request: SendRequest, accepted: Accepted, respond: AsyncRespond) -> None:
+async def _send(bot: Bot, request: SendRequest, draft: Draft, who: Requester, respond: AsyncRespond) -> None:
     async def tell_privately(text: str) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
+    try:
+        accepted = await bot.service.record(draft, who)
+    except DraftError as exc:  # over the rate limit, or the ledger is down: nothing is sent or posted
+        await tell_privately(problems_text(exc))
+        return
     names = await bot.names.names_for(request.message)
     try:
         draft = bot.draft(raw_draft(request, names))
