@@ -104,6 +104,13 @@ class Bot:
         return tell
 
 
+class _TokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client's token wins; that is intended here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def seed_authorization(bot: Bot, auth_test: Any) -> None:
     """Hand Bolt the auth.test answer the start-up check already has.
 
@@ -171,6 +178,9 @@ async def build_bot(
             on_request=on_sociocs_request,
         )
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "console"
+    bolt_log = logging.getLogger("bot.bolt")
+    if not any(isinstance(f, _TokenNotice) for f in bolt_log.filters):
+        bolt_log.addFilter(_TokenNotice())
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret,
@@ -178,7 +188,7 @@ async def build_bot(
         # Listeners only acknowledge and hand work to `Background`, so answering after they return is
         # fast and avoids Bolt's 10 ms polling for the acknowledgement.
         process_before_response=True,
-        logger=logging.getLogger("bot.bolt"),
+        logger=bolt_log,
     )
     bot = Bot(
         settings=settings,
