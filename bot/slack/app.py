@@ -21,10 +21,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.domain.draft import Draft, DraftError, RawDraft, make_draft
+from bot.domain.outcome import Outcome
 from bot.guardrails import Guardrails, Policy
-from bot.ledger import Ledger
+from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
-from bot.slack.messages import help_text
+from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
 from bot.slack.report import SlackThreadReporter
 from bot.slack.text import escape
@@ -91,6 +92,22 @@ class Bot:
             channel_id=channel_id, sender_id=accepted.requester.user_id, private=private, thread_ts=thread_ts
         )
         await self.service.send(accepted, reporter)
+
+    async def post_outcome(self, record: SendRecord, line: str, outcome: Outcome, what: str) -> None:
+        """An outcome line about a recorded send, with its Retry button, in the send's thread."""
+        if not record.channel_id:
+            return
+        try:
+            await self.client.chat_postMessage(
+                channel=record.channel_id,
+                thread_ts=record.thread_ts or record.summary_ts,
+                text=line,
+                blocks=outcome_blocks(line, record.id, outcome),
+                unfurl_links=False,
+                link_names=False,
+            )
+        except SlackApiError as exc:
+            log.error("could not report %s of %s: %s", what, record.id, exc.response.get("error"))
 
     def direct_message(self, user_id: str) -> PrivateSink:
         """A private sink that writes to the person in the bot's DM (the modal has no response_url)."""

@@ -21,7 +21,7 @@ from bot.domain.providers import Provider
 from bot.ledger import SendRecord
 from bot.sending import draft_from_record
 from bot.slack.app import Bot
-from bot.slack.messages import outcome_blocks, parent_blocks, summary_text
+from bot.slack.messages import parent_blocks, summary_text
 from bot.slack.text import escape
 from bot.sociocs.webhooks import IncomingMessage
 
@@ -91,17 +91,7 @@ async def _report_undelivered(bot: Bot, record: SendRecord, status: str, code: s
     )
     line = f":x: Not delivered to {record.recipient} ({status})" + (f": {detail}" if detail else "") + "."
     outcome = Outcome.failed(status, hint="Press Retry to send it again.")
-    try:
-        await bot.client.chat_postMessage(
-            channel=str(record.channel_id),
-            thread_ts=record.thread_ts or record.summary_ts,
-            text=line,
-            blocks=outcome_blocks(line, record.id, outcome),
-            unfurl_links=False,
-            link_names=False,
-        )
-    except SlackApiError as exc:
-        log.error("could not report the failed delivery of %s: %s", record.id, exc.response.get("error"))
+    await bot.post_outcome(record, line, outcome, "the failed delivery")
 
 
 # Customer messages ----------------------------------------------------------------------------------------

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from slack_sdk.errors import SlackApiError
-
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber
 from bot.ledger import SendRecord, SendStatus
 from bot.slack.app import Bot
-from bot.slack.messages import outcome_blocks, outcome_text
+from bot.slack.messages import outcome_text
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +25,7 @@ async def report_recovered(bot: Bot, records: list[SendRecord]) -> None:
         outcome = recovered_outcome(record)
         line = outcome_text(PhoneNumber(record.recipient, None), None, outcome)
         log.warning("recovered send %s as %s", record.id, record.status.value)
-        if not record.channel_id:
-            continue
-        try:
-            await bot.client.chat_postMessage(
-                channel=record.channel_id,
-                thread_ts=record.thread_ts,
-                text=line,
-                blocks=outcome_blocks(line, record.id, outcome),
-                unfurl_links=False,
-                link_names=False,
-            )
-        except SlackApiError as exc:
-            log.error("could not report recovered send %s: %s", record.id, exc.response.get("error"))
+        await bot.post_outcome(record, line, outcome, "the recovery")
 
 
 async def sweep_forever(bot: Bot) -> None:
