@@ -136,7 +136,8 @@ def test_a_retry_is_claimed_once_however_many_ask(url: str) -> None:
     claims, after, sent_again = run(body)
     won = [c for c in claims if isinstance(c, SendRecord)]
     assert len(won) == 1 and claims.count(None) == 5
-    assert after is not None and after.status is SendStatus.PENDING and after.attempts == 2
+    # Claimed, not yet attempted: `attempts` counts Sociocs calls, and the retry's call is still to come.
+    assert after is not None and after.status is SendStatus.PENDING and after.attempts == 1
     assert after.retried_by == won[0].retried_by and after.error is None
     assert sent_again is None  # a sent message is never retried
 

@@ -301,7 +301,6 @@ class Ledger:
                     updated_at=stamp,
                     retried_by=user_id,
                     owner=self.instance_id,
-                    attempts=sends.c.attempts + 1,
                     message_id=None,
                     error=None,
                     http_status=None,
