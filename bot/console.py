@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncBoltRequest
 
 from bot.config import Settings
 from bot.slack.app import build_bot
-from bot.slack.text import escape, unescape_entities
+from bot.slack.text import decode, escape
 from bot.standins.slack import SlackCall, SlackStandin, SlackWorkspace
 
 CONSOLE_USER = "U0CONSOLE"
@@ -34,6 +34,11 @@ def _block_text(blocks: Any) -> list[str]:
         elif block.get("type") == "context":
             lines.extend(e.get("text", "") for e in block.get("elements", []))
     return lines
+
+
+def readable(markup: str) -> str:
+    """Slack markup as a person would read it in Slack: mentions, dates and entities resolved."""
+    return decode(markup, {CONSOLE_USER: "you", CONSOLE_CHANNEL: "console"})
 
 
 def _render(call: SlackCall) -> str | None:
@@ -60,7 +65,7 @@ def _render(call: SlackCall) -> str | None:
         return None
     else:
         return f"slack> {call.method} {json.dumps(args, ensure_ascii=False)[:500]}"
-    text = unescape_entities("\n".join(body))
+    text = readable("\n".join(body))
     return head + "\n" + "\n".join("    " + line for line in text.split("\n"))
 
 
@@ -130,6 +135,5 @@ async def _dispatch(bot: Any, slack: SlackStandin, text: str, number: int, show:
         except json.JSONDecodeError:
             reply = {"text": response.body}
         show(
-            "slack> only you can see:\n"
-            + "\n".join("    " + ln for ln in unescape_entities(reply.get("text", "")).split("\n"))
+            "slack> only you can see:\n" + "\n".join("    " + ln for ln in readable(reply.get("text", "")).split("\n"))
         )

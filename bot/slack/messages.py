@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.draft import Draft
@@ -179,7 +180,8 @@ def history_text(rows: list[tuple[float, str, str, str, str | None]]) -> str:
     icons = {"sent": ":white_check_mark:", "failed": ":x:", "unknown": ":warning:", "dry_run": ":test_tube:"}
     lines = ["*Your last messages*"]
     for epoch, recipient, provider, status, detail in rows:
-        when = f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{int(epoch)}>"
+        fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        when = f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
         icon = icons.get(status, ":hourglass_flowing_sand:")
         extra = f" ({escape(detail)})" if detail else ""
         lines.append(f"• {when} · {recipient} · {provider} · {icon} {status.replace('_', ' ')}{extra}")
