@@ -236,3 +236,67 @@ def test_history_is_newest_first_and_per_person(url: str) -> None:
 def test_an_unsupported_database_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database"):
         run(Ledger.open, "mysql://root@localhost/test")
+
+
+def test_a_version_1_ledger_is_upgraded_at_start(url: str) -> None:
+    """A ledger written before delivery status existed gains its columns, and keeps its rows."""
+
+    async def body() -> tuple[int, SendRecord | None]:
+        from sqlalchemy import text as sql
+
+        first = await Ledger.open(url)
+        (send_id,) = await first.reserve([entry()], user_id="U1", limit_per_minute=None)
+        async with first._engine.begin() as conn:  # make it look like version 1
+            await conn.execute(sql("ALTER TABLE sends DROP COLUMN delivery_status"))
+            await conn.execute(sql("ALTER TABLE sends DROP COLUMN delivery_error"))
+            await conn.execute(sql("UPDATE schema_version SET version = 1"))
+            if "postgresql" in url:  # version 1 had a shorter status column
+                await conn.execute(sql("ALTER TABLE send_events ALTER COLUMN status TYPE VARCHAR(16)"))
+        await first.close()
+        upgraded = await Ledger.open(url)
+        try:
+            async with upgraded._engine.connect() as conn:
+                version = (await conn.execute(sql("SELECT MAX(version) FROM schema_version"))).scalar_one()
+            await upgraded.start_attempt(send_id)
+            await upgraded.finish(send_id, SendStatus.SENT, message_id="SMV1", error=None, http_status=None)
+            await upgraded.record_delivery("SMV1", "delivered", error_code=None, error_message=None)
+            claimed = await upgraded.claim_deliveries("SMV1")
+            return version, claimed[0] if claimed else None
+        finally:
+            await upgraded.close()
+
+    version, record = run(body)
+    assert version == 2
+    assert record is not None and record.delivery_status == "delivered" and record.recipient == "+16175550100"
+
+
+def test_delivery_updates_wait_for_their_send_and_never_go_backwards(url: str) -> None:
+    async def body() -> tuple[Any, ...]:
+        ledger = await Ledger.open(url)
+        try:
+            early = await ledger.record_delivery("SMD1", "delivered", error_code=None, error_message=None)
+            duplicate = await ledger.record_delivery("SMD1", "delivered", error_code=None, error_message=None)
+            before_send = await ledger.claim_deliveries("SMD1")  # the send has no message id yet
+            (send_id,) = await ledger.reserve([entry()], user_id="U1", limit_per_minute=None)
+            await ledger.start_attempt(send_id)
+            await ledger.finish(send_id, SendStatus.SENT, message_id="SMD1", error=None, http_status=None)
+            first = await ledger.claim_deliveries("SMD1")
+            await ledger.record_delivery("SMD1", "sent", error_code=None, error_message=None)  # late and lower
+            second = await ledger.claim_deliveries("SMD1")
+            nothing_left = await ledger.claim_deliveries("SMD1")
+            await ledger.record_delivery("SMD1", "undelivered", error_code="30003", error_message="Unreachable")
+            third = await ledger.claim_deliveries("SMD1")
+            events = await ledger.status_events(send_id)
+            retry = await ledger.claim_retry(send_id, user_id="U2", limit_per_minute=None)
+            return early, duplicate, before_send, first, second, nothing_left, third, events, retry
+        finally:
+            await ledger.close()
+
+    early, duplicate, before_send, first, second, nothing_left, third, events, retry = run(body)
+    assert early is True and duplicate is False and before_send is None
+    assert first[0].delivery_status == "delivered" and first[1] == [("delivered", None, None)]
+    assert second[0].delivery_status == "delivered" and second[1] == [("sent", None, None)]
+    assert nothing_left is None
+    assert third[0].delivery_status == "undelivered" and third[0].delivery_error == "[30003] Unreachable"
+    assert [s for _, s, _ in events] == ["sent", "delivery:delivered", "delivery:sent", "delivery:undelivered"]
+    assert isinstance(retry, SendRecord)  # an undelivered message may be retried

@@ -53,7 +53,7 @@ events = Table(
     Column("at", DateTime(), nullable=False),
     Column("user_id", String(32)),
     Column("kind", String(16), nullable=False),  # "attempt" or "status"
-    Column("status", String(16)),
+    Column("status", String(40)),  # a send status, or "delivery:<status reported by Sociocs>"
     Column("detail", Text),
     Index("ix_events_send", "send_id"),
     Index("ix_events_user_kind_at", "user_id", "kind", "at"),
@@ -109,11 +109,14 @@ incoming = Table(
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
-# Upgrades from each older version, run in order at start (new tables come from create_all).
-MIGRATIONS: dict[int, list[str]] = {
+# Upgrades from each older version, run in order at start (new tables come from create_all):
+# (statement, the dialects it is for; None for all).
+MIGRATIONS: dict[int, list[tuple[str, frozenset[str] | None]]] = {
     2: [
-        "ALTER TABLE sends ADD COLUMN delivery_status VARCHAR(16)",
-        "ALTER TABLE sends ADD COLUMN delivery_error TEXT",
+        ("ALTER TABLE sends ADD COLUMN delivery_status VARCHAR(16)", None),
+        ("ALTER TABLE sends ADD COLUMN delivery_error TEXT", None),
+        # SQLite does not enforce lengths (and cannot alter a column); PostgreSQL does.
+        ("ALTER TABLE send_events ALTER COLUMN status TYPE VARCHAR(40)", frozenset({"postgresql"})),
     ],
 }
 

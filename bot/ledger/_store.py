@@ -119,8 +119,9 @@ class Ledger:
             if current > SCHEMA_VERSION:
                 raise RuntimeError(f"the ledger's schema is version {current}, newer than this bot ({SCHEMA_VERSION})")
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS.get(version, []):
-                    await conn.execute(text(statement))
+                for statement, dialects in MIGRATIONS.get(version, []):
+                    if dialects is None or self._engine.dialect.name in dialects:
+                        await conn.execute(text(statement))
                 await conn.execute(update(schema_version).values(version=version))
 
     def start_heartbeat(self) -> None:
