@@ -300,3 +300,23 @@ def test_delivery_updates_wait_for_their_send_and_never_go_backwards(url: str) -
     assert third[0].delivery_status == "undelivered" and third[0].delivery_error == "[30003] Unreachable"
     assert [s for _, s, _ in events] == ["sent", "delivery:delivered", "delivery:sent", "delivery:undelivered"]
     assert isinstance(retry, SendRecord)  # an undelivered message may be retried
+
+
+def test_conversations_follow_the_latest_thread_and_incoming_ids_count_once(url: str) -> None:
+    async def body() -> tuple[Any, ...]:
+        ledger = await Ledger.open(url)
+        try:
+            args = {"provider": "twlo", "channel_key": "ck", "number": "+16175550100"}
+            await ledger.remember_thread(**args, channel_id="C1", thread_ts="1.1")
+            await ledger.remember_thread(**args, channel_id="C2", thread_ts="2.2")
+            latest = await ledger.thread_for(**args)
+            bridged = await ledger.conversation_in("C2", "2.2")
+            unknown = await ledger.conversation_in("C9", "9.9")
+            firsts = [await ledger.first_incoming("IN1", "+16175550100") for _ in range(2)]
+            return latest, bridged, unknown, firsts
+        finally:
+            await ledger.close()
+
+    latest, bridged, unknown, firsts = run(body)
+    assert latest == ("C2", "2.2") and bridged == ("twlo", "ck", "+16175550100") and unknown is None
+    assert firsts == [True, False]
