@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.draft import Rules
 from bot.domain.providers import PROVIDER_ORDER, Provider
+from bot.guardrails import Policy
 
 Mode = Literal["socket", "http"]
 
@@ -184,6 +185,16 @@ class Settings(BaseSettings):
     def dry_run(self) -> bool:
         """Dry run when asked for, or when there is no API key to send with."""
         return self.sociocs_dry_run or self.sociocs_api_key is None
+
+    def policy(self) -> Policy:
+        """Who may send, from where, to which countries, how often."""
+        return Policy(
+            allowed_users=self.allowed_user_ids,
+            allowed_groups=self.allowed_usergroup_ids,
+            allowed_channels=self.allowed_channel_ids,
+            allowed_countries=self.allowed_countries,
+            rate_limit_per_minute=self.rate_limit_per_user_per_minute,
+        )
 
     def rules(self) -> Rules:
         return Rules(

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.domain.draft import Draft, DraftError, RawDraft, make_draft
 from bot.domain.outcome import Outcome
-from bot.guardrails import Guardrails, Policy
+from bot.guardrails import Guardrails
 from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
 from bot.slack.messages import help_text, outcome_blocks
@@ -142,16 +142,6 @@ def seed_authorization(bot: Bot, auth_test: Any) -> None:
     bot.bot_user_id = bot.bot_user_id or auth_test.get("user_id")
 
 
-def policy_from(settings: Settings) -> Policy:
-    return Policy(
-        allowed_users=settings.allowed_user_ids,
-        allowed_groups=settings.allowed_usergroup_ids,
-        allowed_channels=settings.allowed_channel_ids,
-        allowed_countries=settings.allowed_countries,
-        rate_limit_per_minute=settings.rate_limit_per_user_per_minute,
-    )
-
-
 def _usergroup_members(client: AsyncWebClient) -> Callable[[str], Awaitable[frozenset[str]]]:
     async def members(group: str) -> frozenset[str]:
         response = await client.usergroups_users_list(usergroup=group)
@@ -216,7 +206,7 @@ async def build_bot(
             sociocs,
             settings.rules(),
             ledger,
-            Guardrails(policy_from(settings), _usergroup_members(client)),
+            Guardrails(settings.policy(), _usergroup_members(client)),
             log_numbers=settings.log_phone_numbers,
         ),
         background=Background(),
