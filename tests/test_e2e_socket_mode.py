@@ -56,7 +56,14 @@ def envelope(number: str, text: str, envelope_id: str) -> dict[str, object]:
 def test_socket_mode_sends_and_acks_over_the_socket(
     socket_slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path
 ):
-    env = bot_env(socket_slack, sociocs, SLACK_MODE=None, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN=APP_TOKEN)
+    env = bot_env(
+        socket_slack,
+        sociocs,
+        SLACK_MODE=None,
+        SLACK_SIGNING_SECRET=None,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SOCIOCS_WEBHOOK_SECRET="socket-webhook-secret",
+    )
     running: RunningBot = start_bot(env, socket_slack, tmp_path)
     try:
         socket_slack.wait_for(lambda calls: [c for c in calls if c.method == "socket_connect"])
@@ -74,6 +81,17 @@ def test_socket_mode_sends_and_acks_over_the_socket(
         assert [c.body for c in sociocs.messages() if c.body.get("to") == number] == [
             {"provider": "twlo", "channel_key": CHANNEL_KEYS["twlo"][0], "to": number, "text": "over the socket"}
         ]
+
+        # Sociocs's webhooks still come over HTTP, to the same listener as the health checks.
+        from bot.sociocs.webhooks import sign as sociocs_sign
+
+        body = b'{"event": "status_update", "message_id": "SMSOCKET", "event_data": {"status": "sent"}}'
+        hook = httpx.post(
+            f"{running.url}/sociocs/webhook",
+            content=body,
+            headers={"X-Sociocs-Signature": sociocs_sign("socket-webhook-secret", body)},
+        )
+        assert hook.status_code == 200 and hook.json() == {"status": "success", "duplicate": False}
 
         socket_slack.push(envelope("", "help", "env-2"))
         helped = socket_slack.wait_for(
