@@ -260,3 +260,24 @@ def test_full_numbers_in_logs_only_when_asked(make_bot, slack: SlackStandin):
 def test_a_bad_database_url_is_a_configuration_error(make_bot, value: str):
     with pytest.raises(RuntimeError, match="DATABASE_URL"):
         make_bot(DATABASE_URL=value)
+
+
+def test_a_private_outcome_keeps_its_retry_button(bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin):
+    number = new_number()
+    sociocs.script(number, Reply(503, error_body("Busy.")))
+    bot.command(f"{number} from a private channel", channel="G0PRIVATE", response_name=f"priv-{number}")
+    (private,) = slack.wait_for(lambda _: private_replies(slack, f"priv-{number}"))
+    blocks = private.args["blocks"]
+    buttons = [e for b in blocks for e in b.get("elements", []) if e.get("action_id") == "retry_send"]
+    assert len(buttons) == 1 and "Outcome unknown" in private.args["text"]
+    assert "Invite <@U0BOT>" in json.dumps(blocks)
+    # Pressed from the private message: the new outcome comes back privately too.
+    outcome = SlackCall(
+        "chat.postMessage",
+        {"channel": "G0PRIVATE", "text": private.args["text"], "blocks": blocks},
+        response={"ts": "0"},
+    )
+    press_retry(bot, slack, outcome, "U0SENDER", f"priv-retry-{number}")
+    (again,) = slack.wait_for(lambda _: private_replies(slack, f"priv-retry-{number}"))
+    assert "<@U0SENDER> retried: :white_check_mark: Sent to " + number in again.args["text"]
+    assert len(sociocs_bodies(sociocs, number)) == 2

@@ -27,14 +27,12 @@ from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
-from bot.slack.report import SlackThreadReporter
+from bot.slack.report import PrivateSink, SlackThreadReporter
 from bot.slack.text import escape
 from bot.sociocs import SociocsClient
 from bot.tasks import Background
 
 log = logging.getLogger(__name__)
-
-PrivateSink = Callable[[str], Awaitable[None]]
 
 
 @dataclass
@@ -112,9 +110,11 @@ class Bot:
     def direct_message(self, user_id: str) -> PrivateSink:
         """A private sink that writes to the person in the bot's DM (the modal has no response_url)."""
 
-        async def tell(text: str) -> None:
+        async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
             try:
-                await self.client.chat_postMessage(channel=user_id, text=text, unfurl_links=False, link_names=False)
+                await self.client.chat_postMessage(
+                    channel=user_id, text=text, blocks=blocks, unfurl_links=False, link_names=False
+                )
             except SlackApiError as exc:
                 log.error("could not message %s privately either: %s", user_id, exc.response.get("error"))
 

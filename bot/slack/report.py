@@ -8,7 +8,8 @@ direct message, with a hint to invite the bot.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -38,7 +39,11 @@ CANNOT_POST = frozenset(
     }
 )
 
-PrivateSink = Callable[[str], Awaitable[None]]
+
+class PrivateSink(Protocol):
+    """Tells the person privately (a response_url or a direct message); blocks are optional."""
+
+    def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> Awaitable[None]: ...
 
 
 class SlackThreadReporter:
@@ -68,7 +73,7 @@ class SlackThreadReporter:
         self._bot = f"<@{bot_user_id}>" if bot_user_id else "the bot"
         self._fallback = False
         self._summary = ""
-        self._pending: list[str] = []
+        self._pending: list[tuple[str, str | None, Outcome]] = []
         self._summary_enabled = summary
         self._prefix = prefix
         self.parent_ts: str | None = None
@@ -121,16 +126,26 @@ class SlackThreadReporter:
                 return
             except SlackApiError as exc:
                 log.error("could not post an outcome in %s: %s", self._channel, exc.response.get("error"))
-        self._pending.append(line)
+        self._pending.append((line, send_id, outcome))
 
     async def done(self) -> None:
+        """Whatever could not go in the thread goes to the person, Retry buttons included."""
         if not self._pending:
             return
         hint = (
-            "\n_I could not post in that conversation, so here is the outcome privately. "
+            "_I could not post in that conversation, so here is the outcome privately. "
             f"Invite {self._bot} to that conversation to get outcomes in a thread there._"
             if self._fallback
             else ""
         )
         head = self._summary if self._fallback else "I could not post these outcomes in the thread:"
-        await self._private(f"{head}\n" + "\n".join(self._pending) + hint)
+        blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}}]
+        for line, send_id, outcome in self._pending:
+            blocks.extend(
+                outcome_blocks(line, send_id, outcome)
+                or [{"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}}]
+            )
+        if hint:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]})
+        text = "\n".join([head, *(line for line, _, _ in self._pending), hint]).strip()
+        await self._private(text, blocks[:50])

@@ -113,8 +113,8 @@ async def _history(bot: Bot, user_id: str) -> str:
 
 
 async def _send(bot: Bot, request: SendRequest, draft: Draft, who: Requester, respond: AsyncRespond) -> None:
-    async def tell_privately(text: str) -> None:
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+    async def tell_privately(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
     try:
         accepted = await bot.service.record(draft, who)

@@ -69,14 +69,14 @@ async def _mention(bot: Bot, event: dict[str, Any]) -> None:
         await _whisper(bot, channel, user, problems_text(exc))
         return
 
-    async def tell(text: str) -> None:
-        await _whisper(bot, channel, user, text)
+    async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await _whisper(bot, channel, user, text, blocks)
 
     await bot.deliver(accepted, channel_id=str(channel), private=tell, thread_ts=str(thread_ts))
 
 
-async def _whisper(bot: Bot, channel: str, user: str, text: str) -> None:
+async def _whisper(bot: Bot, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
     try:
-        await bot.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        await bot.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
     except SlackApiError as exc:
         log.info("could not answer %s privately: %s", user, exc.response.get("error"))

@@ -31,8 +31,8 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     record = await bot.ledger.get(send_id)
 
-    async def tell(text: str) -> None:
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+    async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
     if record is None:
         await tell(":warning: I have no record of that message, so nothing was sent.")
