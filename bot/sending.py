@@ -19,7 +19,7 @@ from bot import metrics
 from bot.domain.draft import Draft, DraftError, Field, Problem, Rules
 from bot.domain.outcome import Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
-from bot.domain.phone import PhoneNumber
+from bot.domain.phone import InvalidNumber, PhoneNumber, parse_number
 from bot.domain.providers import Provider
 from bot.guardrails import Guardrails
 from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
@@ -51,8 +51,8 @@ class Reporter(Protocol):
 
     async def done(self) -> None: ...
 
-    def location(self) -> tuple[str, str | None, str | None] | None:
-        """(channel, thread_ts, summary_ts) where the send is reported, once known."""
+    def location(self) -> Report | None:
+        """Where the send is reported, once known (None when it could not be posted there)."""
         ...
 
 
@@ -100,7 +100,7 @@ class SendService:
     ) -> None:
         """`sender` None means dry run: payloads are built, recorded and reported, never sent."""
         self._sender = sender
-        self._rules = rules
+        self.rules = rules
         self.ledger = ledger
         self.guardrails = guardrails
         self._log_numbers = log_numbers
@@ -113,7 +113,7 @@ class SendService:
         return self._sender is None
 
     def channel_key(self, provider: Provider) -> str:
-        key = self._rules.channel_key(provider)
+        key = self.rules.channel_key(provider)
         if key is None:
             # Only reachable in a dry run: make_draft refuses unconfigured providers otherwise.
             return f"(unset: {provider.channel_key_setting})"
@@ -178,8 +178,7 @@ class SendService:
         """Send to each recipient, record and report every outcome; never raises for a send failure."""
         draft = accepted.draft
         await _safely(reporter.started(draft), "reporting the start of a send")
-        where = reporter.location()
-        report = Report(where[0], where[1], where[2]) if where is not None else None
+        report = reporter.location()
         outcomes = await asyncio.gather(
             *(
                 self._one(draft, recipient, send_id, reporter, accepted.requester, report)
@@ -278,7 +277,7 @@ class SendService:
         draft = draft_from_record(record)
         problems = await self.who_may_send(presser.user_id, record.channel_id)
         problems += self.guardrails.country_problems(draft.recipients)
-        if self._rules.channel_key(draft.provider) is None and not self.dry_run:
+        if self.rules.channel_key(draft.provider) is None and not self.dry_run:
             problems.append(
                 Problem(
                     "provider",
@@ -304,7 +303,7 @@ class SendService:
 def draft_from_record(record: SendRecord) -> Draft:
     return Draft(
         provider=Provider(record.provider),
-        recipients=(PhoneNumber(record.recipient, _region(record.recipient)),),
+        recipients=(_recorded_number(record.recipient),),
         text=record.text,
         name=record.name,
         image_urls=record.image_urls,
@@ -312,13 +311,12 @@ def draft_from_record(record: SendRecord) -> Draft:
     )
 
 
-def _region(e164: str) -> str | None:
-    import phonenumbers
-
+def _recorded_number(e164: str) -> PhoneNumber:
+    """A number from the ledger, with its country for the guardrails (it was valid when recorded)."""
     try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
-    except phonenumbers.NumberParseException:
-        return None
+        return parse_number(e164, None)
+    except InvalidNumber:
+        return PhoneNumber(e164, None)
 
 
 async def _safely(step: object, what: str) -> None:

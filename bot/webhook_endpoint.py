@@ -49,7 +49,7 @@ def sociocs_webhook_route(bot: Bot) -> Route | None:
     if secret_value is None:
         return None
     secret = secret_value.get_secret_value()
-    channel_keys = set(bot.settings.channel_keys.values())
+    served = {(provider.value, key) for provider, key in bot.settings.channel_keys.items()}
 
     async def receive(request: Request) -> Response:
         body = await _read_limited(request)
@@ -65,9 +65,7 @@ def sociocs_webhook_route(bot: Bot) -> Route | None:
         except EventError as exc:
             return _error(422, str(exc))
         if isinstance(event, IncomingMessage):
-            if event.channel_key not in channel_keys or event.provider not in {
-                p.value for p in bot.settings.channel_keys
-            }:
+            if (event.provider, event.channel_key) not in served:
                 return _error(422, "not a channel this bot serves")
             first = await bot.ledger.first_incoming(event.message_id, event.number)
             if first:

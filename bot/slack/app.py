@@ -66,7 +66,7 @@ class Bot:
 
     def draft(self, raw: RawDraft) -> Draft:
         """The one place drafts are checked, for every entry point."""
-        return make_draft(raw, self.settings.rules())
+        return make_draft(raw, self.service.rules)
 
     def reporter(
         self, *, channel_id: str, sender_id: str | None, private: PrivateSink, thread_ts: str | None = None, **kw: Any

@@ -21,7 +21,7 @@ from bot.domain.providers import Provider
 from bot.ledger import SendRecord
 from bot.sending import draft_from_record
 from bot.slack.app import Bot
-from bot.slack.messages import parent_blocks, summary_text
+from bot.slack.messages import parent_blocks, quote_blocks, summary_text
 from bot.slack.text import escape
 from bot.sociocs.webhooks import IncomingMessage
 
@@ -108,8 +108,7 @@ def customer_blocks(
     )
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
     if message.text:
-        quoted = "\n".join("> " + line for line in escape(message.text)[:2800].split("\n"))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quoted, "verbatim": True}})
+        blocks.extend(quote_blocks(message.text))
     links = [f"Image: {escape(u)}" for u in message.image_urls]
     links += [f"File: {escape(u)}" for u in message.file_urls]
     links += [f"Video: {escape(u)}" for u in message.video_urls]

@@ -69,7 +69,7 @@ def _sections(lines: list[tuple[str, str, str]]) -> list[Block]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": t, "verbatim": True}} for t in texts]
 
 
-def _quote(text: str) -> list[Block]:
+def quote_blocks(text: str) -> list[Block]:
     """The text as quoted sections, split to stay inside Slack's section limit."""
     return _sections([("> " if line else ">", line, "> ") for line in text.split("\n")])
 
@@ -103,7 +103,7 @@ def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list
         {"type": "section", "text": {"type": "mrkdwn", "text": ":outbox_tray: " + summary_text(draft, sender_id)}}
     ]
     if draft.text:
-        blocks.extend(_quote(draft.text))
+        blocks.extend(quote_blocks(draft.text))
     media = [("Image: ", u, "") for u in draft.image_urls]
     if draft.file_url:
         media.append(("File: ", draft.file_url, ""))

@@ -18,6 +18,7 @@ from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
+from bot.ledger import Report
 from bot.slack.messages import outcome_blocks, outcome_text, parent_blocks, summary_text
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,10 @@ class SlackThreadReporter:
         self._prefix = prefix
         self.parent_ts: str | None = None
 
-    def location(self) -> tuple[str, str | None, str | None] | None:
+    def location(self) -> Report | None:
         if self._fallback:
             return None
-        return self._channel, self._thread_ts, self.parent_ts
+        return Report(self._channel, self._thread_ts, self.parent_ts)
 
     async def started(self, draft: Draft) -> None:
         self._summary = summary_text(draft, self._sender)

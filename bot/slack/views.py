@@ -70,7 +70,7 @@ class Prefill(BaseModel):
     file_url: str | None = None
 
 
-def _text_hint(provider: Provider | None) -> str:
+def _text_hint() -> str:
     sms = f"SMS takes up to {Provider.TWLO.max_text_length:,} characters"
     return f"{sms}; WhatsApp up to {INPUT_LIMIT:,} here. Leave empty to send only images or a file."
 
@@ -132,7 +132,7 @@ def build_compose_view(
             label="Message",
             optional=True,
             dispatch_action=True,
-            hint=_text_hint(chosen),
+            hint=_text_hint(),
             element=PlainTextInputElement(
                 action_id="text",
                 multiline=True,

@@ -77,7 +77,7 @@ def register(bot: Bot) -> None:
 
 async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
     problems = await bot.service.who_may_send(command.get("user_id"), command.get("channel_id"))
-    provider_problem = bot.settings.rules().provider_problem(parsed.provider)
+    provider_problem = bot.service.rules.provider_problem(parsed.provider)
     if parsed.provider is not None and provider_problem is not None:
         problems.append(provider_problem)
     if problems:
@@ -122,13 +122,14 @@ async def _send(bot: Bot, request: SendRequest, draft: Draft, who: Requester, re
         await tell_privately(problems_text(exc))
         return
     names = await bot.names.names_for(request.message)
-    try:
-        draft = bot.draft(raw_draft(request, names))
-    except DraftError as exc:  # a looked-up name pushed the text over a limit
-        for send_id in accepted.send_ids:
-            await bot.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=str(exc), http_status=None)
-        await tell_privately(problems_text(exc))
-        return
+    if names:  # mentions without a label: the text changes once their names are known
+        try:
+            draft = bot.draft(raw_draft(request, names))
+        except DraftError as exc:  # a looked-up name pushed the text over a limit
+            for send_id in accepted.send_ids:
+                await bot.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=str(exc), http_status=None)
+            await tell_privately(problems_text(exc))
+            return
     await bot.deliver(
         with_draft(accepted, draft), channel_id=str(accepted.requester.channel_id), private=tell_privately
     )
