@@ -28,6 +28,9 @@ log = logging.getLogger("bot.send")
 
 AUTO_ATTEMPTS = 3  # first try plus two automatic retries, only when provably not sent
 MAX_BACKOFF_SECONDS = 30.0
+FINISH_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)  # about 16 s of trying to write an outcome down
+NOT_RECORDED = "the bot could not record the message as being sent, so it did not send it"
+TAKEN_OVER = "another bot process already reported this message as not sent, so it was not sent here"
 _STATUS = {
     OutcomeKind.SENT: SendStatus.SENT,
     OutcomeKind.FAILED: SendStatus.FAILED,
@@ -203,16 +206,7 @@ class SendService:
             outcome = await self._attempts(send_id, payload, draft, report)
         metrics.record_send(draft.provider.value, outcome.kind.value, None)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        await _safely(
-            self.ledger.finish(
-                send_id,
-                _STATUS[outcome.kind],
-                message_id=outcome.message_id,
-                error=outcome.error,
-                http_status=outcome.http_status,
-            ),
-            f"recording the outcome of {send_id}",
-        )
+        await self._record_outcome(send_id, outcome)
         if outcome.message_id and self.after_sent is not None:
             await _safely(self.after_sent(outcome.message_id), f"applying early status updates of {send_id}")
         shown = recipient.e164 if self._log_numbers else recipient.masked()
@@ -240,12 +234,20 @@ class SendService:
         return outcome
 
     async def _attempts(self, send_id: str, payload: MessagePayload, draft: Draft, report: Report | None) -> Outcome:
-        """Call Sociocs, retrying on its own only while the message provably did not go out."""
+        """Call Sociocs, retrying on its own only while the message provably did not go out.
+
+        Fails closed: Sociocs is called only after the ledger durably says the send is pending, so a
+        crash can never leave a message that went out looking "not sent".
+        """
         for attempt in range(AUTO_ATTEMPTS):
-            await _safely(
-                self.ledger.start_attempt(send_id, text=draft.text, name=draft.name, report=report),
-                "recording an attempt",
-            )
+            try:
+                ours = await self.ledger.start_attempt(send_id, text=draft.text, name=draft.name, report=report)
+            except Exception:
+                log.exception("send %s: the ledger cannot record the attempt, so it is not sent", send_id)
+                return Outcome.failed(NOT_RECORDED, hint="Try again shortly; if it keeps failing, tell an admin.")
+            if not ours:
+                log.warning("send %s was taken over by another bot process; not sending it here", send_id)
+                return Outcome.failed(TAKEN_OVER, hint="Check its thread before sending it again.")
             if self._sender is None:
                 return Outcome.dry_run()
             requested = time.perf_counter()
@@ -262,6 +264,26 @@ class SendService:
             )
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    async def _record_outcome(self, send_id: str, outcome: Outcome) -> None:
+        """Write the outcome, trying again for a while when the ledger is down: until it is written, a
+        restart would report the send as "unknown", which is true but less than we know."""
+        for delay in (*FINISH_RETRY_DELAYS, None):
+            try:
+                await self.ledger.finish(
+                    send_id,
+                    _STATUS[outcome.kind],
+                    message_id=outcome.message_id,
+                    error=outcome.error,
+                    http_status=outcome.http_status,
+                )
+                return
+            except Exception as exc:
+                if delay is None:
+                    log.error("send %s: could not record its outcome (%s); gave up", send_id, type(exc).__name__)
+                    return
+                log.warning("send %s: could not record its outcome (%s); trying again", send_id, type(exc).__name__)
+                await asyncio.sleep(delay)
 
     # Retrying by hand -----------------------------------------------------------------------------------
 

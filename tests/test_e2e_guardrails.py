@@ -112,12 +112,14 @@ def accepted(bot: RunningBot, slack: SlackStandin, text: str, number: str, user:
 
 
 def refused_privately(bot: RunningBot, slack: SlackStandin, text: str, user: str = "U0SENDER") -> str:
-    """The rate limit is counted after Slack's answer: the refusal comes through the response_url."""
+    """The rate limit is counted before Slack's answer (the send is recorded first): the refusal is the
+    command's own private answer, and nothing is posted."""
     name = f"refused-{new_number()}"
-    assert bot.command(text, user=user, response_name=name).text == ""
-    (reply,) = slack.wait_for(lambda _: private_replies(slack, name))
-    assert reply.args["response_type"] == "ephemeral"
-    return str(reply.args["text"])
+    answer = bot.command(text, user=user, response_name=name)
+    assert answer.status_code == 200
+    assert answer.json()["response_type"] == "ephemeral"
+    assert private_replies(slack, name) == []
+    return str(answer.json()["text"])
 
 
 def test_rate_limit_counts_messages_and_says_how_long_to_wait(make_bot, slack: SlackStandin, sociocs: SociocsStandin):

@@ -11,6 +11,7 @@ import pytest
 
 from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
 from bot.ledger import _store as store
+from bot.ledger._schema import SCHEMA_VERSION
 
 T = TypeVar("T")
 
@@ -239,7 +240,8 @@ def test_an_unsupported_database_is_refused() -> None:
 
 
 def test_a_version_1_ledger_is_upgraded_at_start(url: str) -> None:
-    """A ledger written before delivery status existed gains its columns, and keeps its rows."""
+    """A ledger written before delivery status (v2) and instance identities (v3) gains their columns, and
+    keeps its rows."""
 
     async def body() -> tuple[int, SendRecord | None]:
         from sqlalchemy import text as sql
@@ -249,6 +251,8 @@ def test_a_version_1_ledger_is_upgraded_at_start(url: str) -> None:
         async with first._engine.begin() as conn:  # make it look like version 1
             await conn.execute(sql("ALTER TABLE sends DROP COLUMN delivery_status"))
             await conn.execute(sql("ALTER TABLE sends DROP COLUMN delivery_error"))
+            await conn.execute(sql("ALTER TABLE instances DROP COLUMN host"))  # version 3
+            await conn.execute(sql("ALTER TABLE instances DROP COLUMN pid"))
             await conn.execute(sql("UPDATE schema_version SET version = 1"))
             if "postgresql" in url:  # version 1 had a shorter status column
                 await conn.execute(sql("ALTER TABLE send_events ALTER COLUMN status TYPE VARCHAR(16)"))
@@ -266,7 +270,7 @@ def test_a_version_1_ledger_is_upgraded_at_start(url: str) -> None:
             await upgraded.close()
 
     version, record = run(body)
-    assert version == 2
+    assert version == SCHEMA_VERSION
     assert record is not None and record.delivery_status == "delivered" and record.recipient == "+16175550100"
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 metadata = MetaData()
 
 sends = Table(
@@ -66,6 +66,9 @@ instances = Table(
     Column("id", String(32), primary_key=True),
     Column("started_at", DateTime(), nullable=False),
     Column("heartbeat_at", DateTime(), nullable=False),
+    # Who it is, so a restart on the same host can tell at once that its predecessor is gone.
+    Column("host", String(255)),
+    Column("pid", Integer),
 )
 
 # Status updates from Sociocs, kept even when they arrive before the send's own answer (and so before
@@ -117,6 +120,10 @@ MIGRATIONS: dict[int, list[tuple[str, frozenset[str] | None]]] = {
         ("ALTER TABLE sends ADD COLUMN delivery_error TEXT", None),
         # SQLite does not enforce lengths (and cannot alter a column); PostgreSQL does.
         ("ALTER TABLE send_events ALTER COLUMN status TYPE VARCHAR(40)", frozenset({"postgresql"})),
+    ],
+    3: [
+        ("ALTER TABLE instances ADD COLUMN host VARCHAR(255)", None),
+        ("ALTER TABLE instances ADD COLUMN pid INTEGER", None),
     ],
 }
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import logging
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.ledger._batch import GroupCommit
 from bot.ledger._records import RETRYABLE, NewSend, RateLimited, Report, SendRecord, SendStatus
 from bot.ledger._schema import (
     MIGRATIONS,
@@ -30,6 +37,8 @@ from bot.ledger._schema import (
     sends,
     threads,
 )
+
+log = logging.getLogger(__name__)
 
 RESTARTED_BEFORE = "the bot restarted before sending it, so nothing was sent"
 RESTARTED_WHILE = "the bot restarted while sending"
@@ -47,6 +56,38 @@ STATUS_RANK = {
     "failed": 6,
     "undelivered": 6,
 }
+
+
+_HOST = socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (a zombie does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _exclusive_lock(path: str) -> IO[bytes] | None:
+    """Hold an exclusive lock on `path` until the returned file is closed; None if another process has it."""
+    try:
+        handle = Path(path).expanduser().open("ab")
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
 
 
 def now() -> datetime:
@@ -91,20 +132,59 @@ class Ledger:
         self._postgres = engine.dialect.name == "postgresql"
         self.instance_id = uuid.uuid4().hex
         self._heartbeat: asyncio.Task[None] | None = None
+        self._writes = GroupCommit(engine)
+        self._lock_file: IO[bytes] | None = None
 
     @classmethod
-    async def open(cls, url: str, dead_after: float = DEAD_AFTER_SECONDS) -> Ledger:
+    async def open(cls, url: str, dead_after: float = DEAD_AFTER_SECONDS, *, serving: bool = False) -> Ledger:
         """Connect, create or upgrade the schema, and register this process as alive.
 
         A process that has not beaten for `dead_after` seconds is presumed gone, and its unfinished
-        sends are recovered by whichever process sweeps next.
+        sends are recovered by whichever process sweeps next. A `serving` process also looks for
+        predecessors that are provably gone (see `_forget_gone`), so a restart reports their unfinished
+        sends at once instead of after `dead_after`.
         """
         ledger = cls(engine_for(url), dead_after)
         await ledger._migrate()
         async with ledger._engine.begin() as conn:
             stamp = now()
-            await conn.execute(insert(instances).values(id=ledger.instance_id, started_at=stamp, heartbeat_at=stamp))
+            await conn.execute(
+                insert(instances).values(
+                    id=ledger.instance_id, started_at=stamp, heartbeat_at=stamp, host=_HOST, pid=os.getpid()
+                )
+            )
+        if serving:
+            await ledger._forget_gone(url)
         return ledger
+
+    async def _forget_gone(self, url: str) -> None:
+        """Drop the registrations of processes that provably stopped, making their sends recoverable now.
+
+        SQLite: a serving process holds an exclusive lock on `<database>.lock` for its lifetime, which
+        the kernel releases when it dies (kill -9 included); whoever gets the lock knows every other
+        registered process is gone. Otherwise (PostgreSQL, or a second process on one SQLite file): a
+        process on this host whose pid no longer runs, or whose pid is ours, is gone. Others wait for
+        their heartbeat to go stale.
+        """
+        database = make_url(url).database if not self._postgres else None
+        if database and database != ":memory:":
+            self._lock_file = _exclusive_lock(f"{database}.lock")
+        async with self._engine.begin() as conn:
+            others = (
+                await conn.execute(
+                    select(instances.c.id, instances.c.host, instances.c.pid).where(instances.c.id != self.instance_id)
+                )
+            ).all()
+            gone = [
+                row.id
+                for row in others
+                if self._lock_file is not None
+                or (row.host == _HOST and row.pid is not None and (row.pid == os.getpid() or not _pid_alive(row.pid)))
+            ]
+            if gone:
+                await conn.execute(instances.delete().where(instances.c.id.in_(gone)))
+        if gone:
+            log.info("%d earlier bot process(es) provably stopped: their unfinished sends are reported now", len(gone))
 
     async def _migrate(self) -> None:
         async with self._engine.begin() as conn:
@@ -144,6 +224,9 @@ class Ledger:
             async with self._engine.begin() as conn:
                 await conn.execute(instances.delete().where(instances.c.id == self.instance_id))
         await self._engine.dispose()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock
+            self._lock_file = None
 
     @contextlib.asynccontextmanager
     async def _locked(self, user_id: str | None) -> AsyncIterator[AsyncConnection]:
@@ -185,8 +268,13 @@ class Ledger:
     async def reserve(
         self, entries: Sequence[NewSend], *, user_id: str | None, limit_per_minute: int | None
     ) -> list[str] | RateLimited:
-        """Record the messages as queued (not sent yet), unless that would break the rate limit."""
-        async with self._locked(user_id) as conn:
+        """Record the messages as queued (not sent yet), unless that would break the rate limit.
+
+        Durable when it returns: callers answer Slack only after this. Concurrent reservations share
+        one transaction (group commit), so a burst of commands pays a few commits, not one each.
+        """
+
+        async def job(conn: AsyncConnection) -> list[str] | RateLimited:
             limited = await self._rate(conn, user_id, limit_per_minute, len(entries))
             if limited is not None:
                 return limited
@@ -222,6 +310,9 @@ class Ledger:
             )
             return ids
 
+        locks = (f"user:{user_id}",) if limit_per_minute and user_id is not None else ()
+        return await self._writes.run(job, locks=locks)
+
     async def start_attempt(
         self,
         send_id: str,
@@ -229,17 +320,19 @@ class Ledger:
         text: str | None = None,
         name: str | None = None,
         report: Report | None = None,
-    ) -> None:
+    ) -> bool:
         """queued/pending → pending, just before Sociocs is called (an automatic retry calls it again).
 
+        Sociocs may be called only once this has returned True: the mark is durable, so recovery can
+        never call a send "not sent" once its call may have happened. False means the send is no longer
+        this process's to make (recovered by another replica, or finished): it must not be sent.
         `report` says where the send is reported, so later updates (retries, recovery, delivery status)
-        reach the same thread, and makes that thread the number's latest conversation. One transaction.
+        reach the same thread, and makes that thread the number's latest conversation.
         """
         values: dict[str, Any] = {
             "status": SendStatus.PENDING.value,
             "updated_at": now(),
             "attempts": sends.c.attempts + 1,
-            "owner": self.instance_id,
         }
         if text is not None:
             values["text"] = text
@@ -247,24 +340,36 @@ class Ledger:
             values["name"] = name
         if report is not None:
             values.update(channel_id=report.channel_id, thread_ts=report.thread_ts, summary_ts=report.summary_ts)
-        async with self._engine.begin() as conn:
+
+        async def job(conn: AsyncConnection) -> bool:
             result = await conn.execute(
                 update(sends)
-                .where(sends.c.id == send_id)
+                .where(
+                    and_(
+                        sends.c.id == send_id,
+                        sends.c.owner == self.instance_id,
+                        sends.c.status.in_([SendStatus.QUEUED.value, SendStatus.PENDING.value]),
+                    )
+                )
                 .values(**values)
                 .returning(sends.c.provider, sends.c.channel_key, sends.c.recipient)
             )
             row = result.first()
-            if report is not None and report.thread_ts and row is not None:
+            if row is None:
+                return False
+            if report is not None and report.thread_ts:
                 await self._remember(
                     conn, row.provider, row.channel_key, row.recipient, report.channel_id, report.thread_ts
                 )
+            return True
+
+        return await self._writes.run(job)
 
     async def finish(
         self, send_id: str, status: SendStatus, *, message_id: str | None, error: str | None, http_status: int | None
     ) -> None:
-        stamp = now()
-        async with self._engine.begin() as conn:
+        async def job(conn: AsyncConnection) -> None:
+            stamp = now()
             await conn.execute(
                 update(sends)
                 .where(sends.c.id == send_id)
@@ -275,6 +380,8 @@ class Ledger:
             await conn.execute(
                 insert(events).values(send_id=send_id, at=stamp, kind="status", status=status.value, detail=error)
             )
+
+        await self._writes.run(job)
 
     async def claim_retry(
         self, send_id: str, *, user_id: str, limit_per_minute: int | None

@@ -174,7 +174,7 @@ async def build_bot(
         session=aiohttp.ClientSession(),
         retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
-    ledger = await Ledger.open(settings.database_url, dead_after=settings.ledger_recovery_seconds)
+    ledger = await Ledger.open(settings.database_url, dead_after=settings.ledger_recovery_seconds, serving=not console)
     sociocs: SociocsClient | None = None
     if not settings.dry_run and settings.sociocs_api_key is not None:
         sociocs = SociocsClient(

@@ -1,4 +1,4 @@
-"""`/sms`: parse, check, record, acknowledge, then send in the background (or open the compose modal)."""
+"""`/sms`: parse, check, record durably, acknowledge, then send in the background (or open the compose modal)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
-from bot.domain.draft import Draft, DraftError, RawDraft
+from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.ledger import SendStatus
-from bot.sending import Requester, with_draft
+from bot.sending import Accepted, Requester, with_draft
 from bot.slack.app import Bot, problems_text
 from bot.slack.command import (
     ComposeRequest,
@@ -66,13 +66,14 @@ def register(bot: Bot) -> None:
         who = requester(command)
         try:
             draft = bot.draft(raw_draft(parsed))
-            await bot.service.check(draft, who)
+            # Written down before Slack hears "ok": an acknowledged command survives any crash. The
+            # write shares a transaction with concurrent ones (group commit), so this stays fast.
+            accepted = await bot.service.accept(draft, who)
         except DraftError as exc:
             await ack(response_type="ephemeral", text=problems_text(exc))
             return
-        # Slack waits for nothing else: the ledger, the rate limit and the sending happen after the answer.
         await ack()
-        bot.background.spawn(_send(bot, parsed, draft, who, respond), name="sms-command")
+        bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
 
 
 async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
@@ -112,15 +113,11 @@ async def _history(bot: Bot, user_id: str) -> str:
     return history_text(rows)
 
 
-async def _send(bot: Bot, request: SendRequest, draft: Draft, who: Requester, respond: AsyncRespond) -> None:
+async def _send(bot: Bot, request: SendRequest, accepted: Accepted, respond: AsyncRespond) -> None:
     async def tell_privately(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
-    try:
-        accepted = await bot.service.record(draft, who)
-    except DraftError as exc:  # over the rate limit, or the ledger is down: nothing is sent or posted
-        await tell_privately(problems_text(exc))
-        return
+    draft = accepted.draft
     names = await bot.names.names_for(request.message)
     if names:  # mentions without a label: the text changes once their names are known
         try:
