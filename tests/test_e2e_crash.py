@@ -189,14 +189,12 @@ def test_a_ledger_failing_before_the_sociocs_call_sends_nothing_and_says_so(
             ]
         )
         assert "Not sent" in reply.args["text"] and "did not send it" in reply.args["text"]
-    rows = wait_until(
-        lambda: (
-            [r for r in ledger_rows(url, user) if r.status is SendStatus.FAILED]
-            if len([r for r in ledger_rows(url, user) if r.status is SendStatus.FAILED]) == len(numbers)
-            else None
-        ),
-        what="the failures to be recorded",
-    )
+
+    def all_failed() -> list[SendRecord] | None:
+        failed = [r for r in ledger_rows(url, user) if r.status is SendStatus.FAILED]
+        return failed if len(failed) == len(numbers) else None
+
+    rows = wait_until(all_failed, what="the failures to be recorded")
     assert {r.error for r in rows} == {NOT_RECORDED}
     assert all(sociocs_count(sociocs, n) == 0 for n in numbers)
 
