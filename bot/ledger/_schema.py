@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    pool,
+)
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SCHEMA_VERSION = 3
@@ -128,28 +142,78 @@ MIGRATIONS: dict[int, list[tuple[str, frozenset[str] | None]]] = {
 }
 
 
+READS_OPTION = "ledger_reads"  # execution option: a read-only use of the async engine (SQLite: deferred BEGIN)
+
+
+def _sqlite(url: URL) -> URL:
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """WAL, and every transaction takes the write lock when it begins (BEGIN IMMEDIATE).
+
+    Two connections write to the file (the async one and the group-commit writer's): a deferred
+    transaction that read before writing could find its snapshot stale and fail at once with
+    SQLITE_BUSY; an immediate one waits for the lock instead (busy_timeout).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # transactions are begun below, not by the driver
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):  # type: ignore[no-untyped-def]
+        # Reads (`READS` below) need no write lock and must not hold one across event-loop turns.
+        deferred = connection.get_execution_options().get(READS_OPTION)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
 def engine_for(url: str) -> AsyncEngine:
-    """An async engine for `sqlite:///…` (directory created) or `postgresql://…` (psycopg 3)."""
+    """An async engine for `sqlite:///…` (directory created) or `postgresql://…` (psycopg 3).
+
+    Statement parameters (numbers, message texts, channel keys) never appear in errors or logs.
+    """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        parsed = _sqlite(parsed.set(drivername="sqlite+aiosqlite"))
         # One connection: SQLite has a single writer anyway, so transactions queue in the pool instead of
         # fighting over the file lock, and no connection (with its thread) is opened per operation.
-        engine = create_async_engine(parsed, connect_args={"timeout": 15}, pool_size=1, max_overflow=0, pool_timeout=60)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=15000")
-            cursor.close()
-
+        engine = create_async_engine(
+            parsed,
+            connect_args={"timeout": 15},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            hide_parameters=True,
+        )
+        _sqlite_setup(engine.sync_engine)
         return engine
     if backend in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_async_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
     raise ValueError(f"unsupported database {backend!r}: use sqlite:///PATH or postgresql://…")
+
+
+def writer_engine_for(url: str) -> Engine:
+    """A synchronous engine with one connection, for the group-commit writer's thread: a whole
+    transaction then costs the event loop one round trip instead of one per statement."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            _sqlite(parsed.set(drivername="sqlite+pysqlite")),
+            connect_args={"timeout": 15, "check_same_thread": False},
+            poolclass=pool.SingletonThreadPool if parsed.database in (None, "", ":memory:") else pool.QueuePool,
+            hide_parameters=True,
+        )
+        _sqlite_setup(engine)
+        return engine
+    parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_size=1, max_overflow=1, pool_pre_ping=True, hide_parameters=True)

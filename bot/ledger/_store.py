@@ -12,12 +12,29 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,6 +43,7 @@ from bot.ledger._batch import GroupCommit
 from bot.ledger._records import RETRYABLE, NewSend, RateLimited, Report, SendRecord, SendStatus
 from bot.ledger._schema import (
     MIGRATIONS,
+    READS_OPTION,
     SCHEMA_VERSION,
     deliveries,
     engine_for,
@@ -36,6 +54,7 @@ from bot.ledger._schema import (
     schema_version,
     sends,
     threads,
+    writer_engine_for,
 )
 
 log = logging.getLogger(__name__)
@@ -90,6 +109,75 @@ def _exclusive_lock(path: str) -> IO[bytes] | None:
     return handle
 
 
+@dataclass(frozen=True, slots=True)
+class _Reservation:
+    entries: tuple[NewSend, ...]
+    user_id: str | None
+    limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    send_id: str
+    text: str | None
+    name: str | None
+    report: Report | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    send_id: str
+    status: SendStatus
+    message_id: str | None
+    error: str | None
+    http_status: int | None
+
+
+def _send_row(send_id: str, entry: NewSend, stamp: datetime, owner: str) -> dict[str, Any]:
+    return {
+        "id": send_id,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "team_id": entry.team_id,
+        "user_id": entry.user_id,
+        "channel_id": entry.channel_id,
+        "provider": entry.provider,
+        "channel_key": entry.channel_key,
+        "recipient": entry.recipient,
+        "name": entry.name,
+        "text": entry.text,
+        "media": json.dumps({"image_urls": list(entry.image_urls), "file_url": entry.file_url}),
+        "status": SendStatus.QUEUED.value,
+        "attempts": 0,
+        "via": entry.via,
+        "owner": owner,
+    }
+
+
+def _recent_attempts(user_id: str) -> Select[Any]:
+    """The times of the user's attempts within the rate limit's window, oldest first."""
+    since = now() - WINDOW
+    return (
+        select(events.c.at)
+        .where(and_(events.c.user_id == user_id, events.c.kind == "attempt", events.c.at > since))
+        .order_by(events.c.at)
+    )
+
+
+def _over_limit(recent: Sequence[datetime], limit: int, wanted: int, extra: int = 0) -> RateLimited | None:
+    """None if `wanted` more attempts fit in `limit` a minute, given the `recent` ones and `extra` being
+    recorded now (earlier reservations of the same transaction); otherwise how long to wait."""
+    stamp = now()
+    attempts = [*recent, *([stamp] * extra)]
+    if len(attempts) + wanted <= limit:
+        return None
+    if wanted > limit:
+        return RateLimited(limit, 60)
+    # Wait until enough of the oldest attempts leave the one-minute window.
+    frees_at = attempts[len(attempts) + wanted - limit - 1] + WINDOW
+    return RateLimited(limit, max(1, int((frees_at - stamp).total_seconds()) + 1))
+
+
 def now() -> datetime:
     """Naive UTC: stored the same way in SQLite and PostgreSQL."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -126,13 +214,14 @@ def _record(row: Any) -> SendRecord:
 
 
 class Ledger:
-    def __init__(self, engine: AsyncEngine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
+    def __init__(self, engine: AsyncEngine, writer: Engine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
+        self._reads = engine.execution_options(**{READS_OPTION: True})
         self.dead_after = dead_after
         self._postgres = engine.dialect.name == "postgresql"
         self.instance_id = uuid.uuid4().hex
         self._heartbeat: asyncio.Task[None] | None = None
-        self._writes = GroupCommit(engine)
+        self._writes = GroupCommit(writer)
         self._lock_file: IO[bytes] | None = None
 
     @classmethod
@@ -144,7 +233,7 @@ class Ledger:
         predecessors that are provably gone (see `_forget_gone`), so a restart reports their unfinished
         sends at once instead of after `dead_after`.
         """
-        ledger = cls(engine_for(url), dead_after)
+        ledger = cls(engine_for(url), writer_engine_for(url), dead_after)
         await ledger._migrate()
         async with ledger._engine.begin() as conn:
             stamp = now()
@@ -224,6 +313,7 @@ class Ledger:
             async with self._engine.begin() as conn:
                 await conn.execute(instances.delete().where(instances.c.id == self.instance_id))
         await self._engine.dispose()
+        await asyncio.get_running_loop().run_in_executor(None, self._writes.close)
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
@@ -245,25 +335,8 @@ class Ledger:
     ) -> RateLimited | None:
         if not limit or user_id is None:
             return None
-        since = now() - WINDOW
-        recent = (
-            (
-                await conn.execute(
-                    select(events.c.at)
-                    .where(and_(events.c.user_id == user_id, events.c.kind == "attempt", events.c.at > since))
-                    .order_by(events.c.at)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if len(recent) + wanted <= limit:
-            return None
-        if wanted > limit:
-            return RateLimited(limit, 60)
-        # Wait until enough of the oldest attempts leave the one-minute window.
-        frees_at = recent[len(recent) + wanted - limit - 1] + WINDOW
-        return RateLimited(limit, max(1, int((frees_at - now()).total_seconds()) + 1))
+        recent = (await conn.execute(_recent_attempts(user_id))).scalars().all()
+        return _over_limit(recent, limit, wanted)
 
     async def reserve(
         self, entries: Sequence[NewSend], *, user_id: str | None, limit_per_minute: int | None
@@ -271,47 +344,41 @@ class Ledger:
         """Record the messages as queued (not sent yet), unless that would break the rate limit.
 
         Durable when it returns: callers answer Slack only after this. Concurrent reservations share
-        one transaction (group commit), so a burst of commands pays a few commits, not one each.
+        one transaction and its statements (group commit), so a burst pays a few statements, not many.
         """
-
-        async def job(conn: AsyncConnection) -> list[str] | RateLimited:
-            limited = await self._rate(conn, user_id, limit_per_minute, len(entries))
-            if limited is not None:
-                return limited
-            stamp = now()
-            ids = [uuid.uuid4().hex for _ in entries]
-            await conn.execute(
-                insert(sends),
-                [
-                    {
-                        "id": send_id,
-                        "created_at": stamp,
-                        "updated_at": stamp,
-                        "team_id": e.team_id,
-                        "user_id": e.user_id,
-                        "channel_id": e.channel_id,
-                        "provider": e.provider,
-                        "channel_key": e.channel_key,
-                        "recipient": e.recipient,
-                        "name": e.name,
-                        "text": e.text,
-                        "media": json.dumps({"image_urls": list(e.image_urls), "file_url": e.file_url}),
-                        "status": SendStatus.QUEUED.value,
-                        "attempts": 0,
-                        "via": e.via,
-                        "owner": self.instance_id,
-                    }
-                    for send_id, e in zip(ids, entries, strict=True)
-                ],
-            )
-            await conn.execute(
-                insert(events),
-                [{"send_id": i, "at": stamp, "user_id": user_id, "kind": "attempt", "status": "queued"} for i in ids],
-            )
-            return ids
-
         locks = (f"user:{user_id}",) if limit_per_minute and user_id is not None else ()
-        return await self._writes.run(job, locks=locks)
+        result: list[str] | RateLimited = await self._writes.run(
+            self._reserve_many, _Reservation(tuple(entries), user_id, limit_per_minute), locks=locks, urgent=True
+        )
+        return result
+
+    def _reserve_many(self, conn: Connection, requests: Sequence[_Reservation]) -> list[list[str] | RateLimited]:
+        stamp = now()
+        taken: dict[str, int] = {}  # what earlier reservations of this batch counted against each user
+        results: list[list[str] | RateLimited] = []
+        send_rows: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        for request in requests:
+            user = request.user_id
+            if request.limit and user is not None:
+                recent = conn.execute(_recent_attempts(user)).scalars().all()
+                limited = _over_limit(recent, request.limit, len(request.entries), taken.get(user, 0))
+                if limited is not None:
+                    results.append(limited)
+                    continue
+                taken[user] = taken.get(user, 0) + len(request.entries)
+            ids = [uuid.uuid4().hex for _ in request.entries]
+            results.append(ids)
+            send_rows.extend(
+                _send_row(send_id, e, stamp, self.instance_id) for send_id, e in zip(ids, request.entries, strict=True)
+            )
+            event_rows.extend(
+                {"send_id": i, "at": stamp, "user_id": user, "kind": "attempt", "status": "queued"} for i in ids
+            )
+        if send_rows:
+            conn.execute(insert(sends), send_rows)
+            conn.execute(insert(events), event_rows)
+        return results
 
     async def start_attempt(
         self,
@@ -329,59 +396,119 @@ class Ledger:
         `report` says where the send is reported, so later updates (retries, recovery, delivery status)
         reach the same thread, and makes that thread the number's latest conversation.
         """
-        values: dict[str, Any] = {
-            "status": SendStatus.PENDING.value,
-            "updated_at": now(),
-            "attempts": sends.c.attempts + 1,
-        }
-        if text is not None:
-            values["text"] = text
-        if name is not None:
-            values["name"] = name
-        if report is not None:
-            values.update(channel_id=report.channel_id, thread_ts=report.thread_ts, summary_ts=report.summary_ts)
+        started: bool = await self._writes.run(self._start_many, _Start(send_id, text, name, report))
+        return started
 
-        async def job(conn: AsyncConnection) -> bool:
-            result = await conn.execute(
-                update(sends)
-                .where(
-                    and_(
-                        sends.c.id == send_id,
-                        sends.c.owner == self.instance_id,
-                        sends.c.status.in_([SendStatus.QUEUED.value, SendStatus.PENDING.value]),
-                    )
+    def _start_many(self, conn: Connection, requests: Sequence[_Start]) -> list[bool]:
+        stamp = now()
+        conn.execute(
+            update(sends)
+            .where(
+                and_(
+                    sends.c.id == bindparam("b_id"),
+                    sends.c.owner == self.instance_id,
+                    sends.c.status.in_([SendStatus.QUEUED.value, SendStatus.PENDING.value]),
                 )
-                .values(**values)
-                .returning(sends.c.provider, sends.c.channel_key, sends.c.recipient)
             )
-            row = result.first()
-            if row is None:
-                return False
-            if report is not None and report.thread_ts:
-                await self._remember(
-                    conn, row.provider, row.channel_key, row.recipient, report.channel_id, report.thread_ts
-                )
-            return True
-
-        return await self._writes.run(job)
+            .values(
+                status=SendStatus.PENDING.value,
+                updated_at=stamp,
+                attempts=sends.c.attempts + 1,
+                text=func.coalesce(bindparam("b_text", type_=Text), sends.c.text),
+                name=func.coalesce(bindparam("b_name", type_=String), sends.c.name),
+                channel_id=func.coalesce(bindparam("b_channel", type_=String), sends.c.channel_id),
+                thread_ts=func.coalesce(bindparam("b_thread", type_=String), sends.c.thread_ts),
+                summary_ts=func.coalesce(bindparam("b_summary", type_=String), sends.c.summary_ts),
+            ),
+            [
+                {
+                    "b_id": r.send_id,
+                    "b_text": r.text,
+                    "b_name": r.name,
+                    "b_channel": r.report.channel_id if r.report else None,
+                    "b_thread": r.report.thread_ts if r.report else None,
+                    "b_summary": r.report.summary_ts if r.report else None,
+                }
+                for r in requests
+            ],
+        )
+        rows = {
+            row.id: row
+            for row in conn.execute(
+                select(
+                    sends.c.id, sends.c.provider, sends.c.channel_key, sends.c.recipient, sends.c.status, sends.c.owner
+                ).where(sends.c.id.in_([r.send_id for r in requests]))
+            )
+        }
+        started = [
+            r.send_id in rows
+            and rows[r.send_id].status == SendStatus.PENDING.value
+            and rows[r.send_id].owner == self.instance_id
+            for r in requests
+        ]
+        latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for request, ok in zip(requests, started, strict=True):
+            if ok and request.report is not None and request.report.thread_ts:
+                row = rows[request.send_id]
+                latest[(row.provider, row.channel_key, row.recipient)] = {
+                    "provider": row.provider,
+                    "channel_key": row.channel_key,
+                    "number": row.recipient,
+                    "channel_id": request.report.channel_id,
+                    "thread_ts": request.report.thread_ts,
+                    "updated_at": stamp,
+                }
+        if latest:
+            upsert = (postgresql_insert if self._postgres else sqlite_insert)(threads)
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[threads.c.provider, threads.c.channel_key, threads.c.number],
+                    set_={
+                        "channel_id": upsert.excluded.channel_id,
+                        "thread_ts": upsert.excluded.thread_ts,
+                        "updated_at": upsert.excluded.updated_at,
+                    },
+                ),
+                list(latest.values()),
+            )
+        return started
 
     async def finish(
         self, send_id: str, status: SendStatus, *, message_id: str | None, error: str | None, http_status: int | None
     ) -> None:
-        async def job(conn: AsyncConnection) -> None:
-            stamp = now()
-            await conn.execute(
-                update(sends)
-                .where(sends.c.id == send_id)
-                .values(
-                    status=status.value, message_id=message_id, error=error, http_status=http_status, updated_at=stamp
-                )
-            )
-            await conn.execute(
-                insert(events).values(send_id=send_id, at=stamp, kind="status", status=status.value, detail=error)
-            )
+        await self._writes.run(self._finish_many, _Finish(send_id, status, message_id, error, http_status))
 
-        await self._writes.run(job)
+    def _finish_many(self, conn: Connection, requests: Sequence[_Finish]) -> list[None]:
+        stamp = now()
+        conn.execute(
+            update(sends)
+            .where(sends.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                message_id=bindparam("b_message_id"),
+                error=bindparam("b_error"),
+                http_status=bindparam("b_http_status"),
+                updated_at=stamp,
+            ),
+            [
+                {
+                    "b_id": r.send_id,
+                    "b_status": r.status.value,
+                    "b_message_id": r.message_id,
+                    "b_error": r.error,
+                    "b_http_status": r.http_status,
+                }
+                for r in requests
+            ],
+        )
+        conn.execute(
+            insert(events),
+            [
+                {"send_id": r.send_id, "at": stamp, "kind": "status", "status": r.status.value, "detail": r.error}
+                for r in requests
+            ],
+        )
+        return [None] * len(requests)
 
     async def claim_retry(
         self, send_id: str, *, user_id: str, limit_per_minute: int | None
@@ -464,12 +591,12 @@ class Ledger:
         return recovered
 
     async def get(self, send_id: str) -> SendRecord | None:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (await conn.execute(select(sends).where(sends.c.id == send_id))).first()
         return _record(row) if row is not None else None
 
     async def history(self, user_id: str, limit: int = 10) -> list[SendRecord]:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(sends)
@@ -481,7 +608,7 @@ class Ledger:
         return [_record(r) for r in rows]
 
     async def status_events(self, send_id: str) -> list[tuple[datetime, str, str | None]]:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(events.c.at, events.c.status, events.c.detail)
@@ -571,7 +698,7 @@ class Ledger:
         return _record(fresh), claimed
 
     async def sends_in_summary(self, channel_id: str, summary_ts: str) -> list[SendRecord]:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(sends)
@@ -617,7 +744,7 @@ class Ledger:
             )
 
     async def thread_for(self, *, provider: str, channel_key: str, number: str) -> tuple[str, str] | None:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (
                 await conn.execute(
                     select(threads.c.channel_id, threads.c.thread_ts).where(
@@ -633,7 +760,7 @@ class Ledger:
 
     async def conversation_in(self, channel_id: str, thread_ts: str) -> tuple[str, str, str] | None:
         """(provider, channel key, number) of the conversation bridged into this Slack thread, if any."""
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (
                 await conn.execute(
                     select(threads.c.provider, threads.c.channel_key, threads.c.number)
