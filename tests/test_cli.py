@@ -50,6 +50,7 @@ def bare_env(**values: str) -> dict[str, str]:
         ({"SLACK_MODE": "carrier-pigeon"}, "SLACK_MODE"),
         ({"DEFAULT_REGION": "XX"}, "DEFAULT_REGION"),
         ({"MAX_RECIPIENTS": "0"}, "MAX_RECIPIENTS"),
+        ({"ALLOWED_NUMBER_TYPES": "mobile, landline"}, "ALLOWED_NUMBER_TYPES"),
         ({"SOCIOCS_TIMEOUT_SECONDS": "soon"}, "SOCIOCS_TIMEOUT_SECONDS"),
         ({"SOCIOCS_DRY_RUN": "perhaps"}, "SOCIOCS_DRY_RUN"),
         ({"SOCIOCS_DEFAULT_PROVIDER": "pigeon"}, "SOCIOCS_DEFAULT_PROVIDER"),

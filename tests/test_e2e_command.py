@@ -230,6 +230,53 @@ def test_national_number_needs_a_region(bot: RunningBot):
     assert "country code" in response.json()["text"] and "DEFAULT_REGION" in response.json()["text"]
 
 
+@pytest.mark.parametrize(
+    "written", ["(323) 555-0149", "201-555-0150", "16175550149", "<tel:3235550149|(323) 555-0149>"]
+)
+def test_without_default_region_numbers_without_country_code_are_refused(
+    bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin, written: str
+):
+    # Once read as Belgian (+32 …) and Egyptian (+20 …) numbers and sent abroad.
+    text = bot.command(f"{written} hi").json()["text"]
+    assert "has no country code: write it with + and the country code, like +1 617 555 1212" in text
+    assert "DEFAULT_REGION" in text
+    settle(bot, slack)
+    for sent in ("+3235550149", "+2015550150", "+16175550149", "+13235550149"):
+        assert everything_about(slack, sociocs, sent) == []
+
+
+def test_international_prefix_00_is_read_as_plus(bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin):
+    number = new_number()
+    bot.command(f"00{number[1:]} via 00")
+    wait_outcome(slack, number)
+    assert sociocs_bodies(sociocs, number)[0]["to"] == number
+
+
+@pytest.mark.parametrize(
+    ("written", "e164", "words"),
+    [
+        ("+1 900 555 1212", "+19005551212", "a premium-rate number"),
+        ("+44 909 879 0000", "+449098790000", "a premium-rate number"),
+        ("+870 772 001 799", "+870772001799", "a satellite or international network number"),
+    ],
+)
+def test_premium_and_satellite_numbers_are_refused(
+    bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin, written: str, e164: str, words: str
+):
+    text = bot.command(f"{written} win a prize").json()["text"]
+    assert f"{e164} is {words}, which this bot does not text" in text and "ALLOWED_NUMBER_TYPES" in text
+    settle(bot, slack)
+    assert everything_about(slack, sociocs, e164) == []
+
+
+def test_allowed_number_types_lets_an_admin_allow_toll_free(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
+    relaxed = make_bot(ALLOWED_NUMBER_TYPES="Mobile, FIXED_LINE,fixed_line_or_mobile , toll_free")
+    relaxed.command("+1 800 555 1212 call us back")
+    wait_outcome(slack, "+18005551212")
+    assert sociocs_bodies(sociocs, "+18005551212")[0]["text"] == "call us back"
+    assert "premium-rate" in relaxed.command("+1 900 555 1212 still not").json()["text"]
+
+
 def test_national_number_with_default_region(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
     regional = make_bot(DEFAULT_REGION="us")
     number = new_number()
