@@ -268,6 +268,9 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.sociocs_api_key,
             self.sociocs_webhook_secret,
+            self.sociocs_channel_key_twlo,
+            self.sociocs_channel_key_twlowa,
+            self.sociocs_channel_key_gswa,
         ]
         secrets = [v.get_secret_value() for v in values if v is not None]
         from sqlalchemy.engine import make_url

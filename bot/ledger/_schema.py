@@ -121,6 +121,11 @@ MIGRATIONS: dict[int, list[tuple[str, frozenset[str] | None]]] = {
 }
 
 
+# A failed statement's error (logged with its traceback) must not carry its parameters: numbers,
+# message text and channel keys.
+HIDE_PARAMETERS = True
+
+
 def engine_for(url: str) -> AsyncEngine:
     """An async engine for `sqlite:///…` (directory created) or `postgresql://…` (psycopg 3)."""
     parsed = make_url(url)
@@ -131,7 +136,14 @@ def engine_for(url: str) -> AsyncEngine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         # One connection: SQLite has a single writer anyway, so transactions queue in the pool instead of
         # fighting over the file lock, and no connection (with its thread) is opened per operation.
-        engine = create_async_engine(parsed, connect_args={"timeout": 15}, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(
+            parsed,
+            connect_args={"timeout": 15},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            hide_parameters=HIDE_PARAMETERS,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -144,5 +156,7 @@ def engine_for(url: str) -> AsyncEngine:
         return engine
     if backend in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_async_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return create_async_engine(
+            parsed, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=HIDE_PARAMETERS
+        )
     raise ValueError(f"unsupported database {backend!r}: use sqlite:///PATH or postgresql://…")
