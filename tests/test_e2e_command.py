@@ -97,7 +97,7 @@ def test_numbers_as_people_type_and_paste_them(bot: RunningBot, slack: SlackStan
     assert sociocs_bodies(sociocs, number)[0]["text"] == "wrapped by Slack"
 
     number = new_number()
-    bot.command(f"{number[1:]} no plus")
+    bot.command(f"00{number[1:]} international prefix instead of plus")
     wait_outcome(slack, number)
     assert sociocs_bodies(sociocs, number)[0]["to"] == number
 
@@ -128,7 +128,7 @@ def test_user_text_is_escaped_when_echoed_so_it_cannot_ping(
     assert sociocs_bodies(sociocs, number)[0]["text"] == "<!channel> and @channel and <@U0OTHER> &amp;"
     posted = blocks_text(parent) + parent.args["text"]
     assert "<!channel>" not in posted and "<@U0OTHER>" not in posted
-    assert "&lt;!channel&gt; and @channel and &lt;@U0OTHER&gt; &amp;amp;" in posted
+    assert "&lt;!channel&gt; and @\u200dchannel and &lt;@U0OTHER&gt; &amp;amp;" in posted
     assert parent.args.get("link_names") in (False, "0", "false", None)
 
 
