@@ -168,3 +168,13 @@ def test_a_private_fallback_with_a_hostile_name_cannot_ping(bot: RunningBot, sla
     (told,) = slack.wait_for(lambda calls: [c for c in calls if c.method == "response_url" and c.path == name])
     assert_cannot_ping(told.args.get("blocks"), told.args["text"])
     assert "@\u200dchannel" in told.args["text"]
+
+
+def test_compose_form_shows_typed_characters_verbatim() -> None:
+    from bot.slack.views import Prefill
+    from tests.test_views import build
+
+    view = build(Prefill(text="@here 😀 <!channel> ✓", name="@everyone"))
+    segments = [o for o in mrkdwn_texts(view["blocks"]) if "UCS-2" in o["text"]]
+    assert segments and all(o.get("verbatim") is True for o in segments)
+    assert_cannot_ping(view["blocks"])

@@ -142,7 +142,9 @@ def build_compose_view(
                 dispatch_action_config=DispatchActionConfig(trigger_actions_on=["on_character_entered"]),
             ),
         ),
-        ContextBlock(block_id="segments", elements=[MarkdownTextObject(text=_segments_text(chosen, text))]),
+        ContextBlock(
+            block_id="segments", elements=[MarkdownTextObject(text=_segments_text(chosen, text), verbatim=True)]
+        ),
         InputBlock(
             block_id="images",
             label="Images",
