@@ -498,3 +498,23 @@ def test_sigterm_lets_a_send_in_flight_finish(make_bot, slack: SlackStandin, soc
     sociocs.wait_for(lambda calls: [c for c in calls if isinstance(c.body, dict) and c.body.get("to") == number])
     assert stopping.stop() == 0
     assert "Sent to" in replies_for(slack.calls, number)[0].args["text"]
+
+
+def test_retry_rechecks_the_number_type(make_bot, slack: SlackStandin, sociocs: SociocsStandin, tmp_path):
+    """A toll-free send allowed once is not retried after an admin stops allowing toll-free numbers."""
+    from tests.test_e2e_guardrails import press_retry, private_replies
+
+    ledger = f"sqlite:///{tmp_path}/shared-ledger.db"
+    toll_free = "+18005550123"
+    sociocs.script(toll_free, Reply(400, error_body("Try later.")))
+    relaxed = make_bot(DATABASE_URL=ledger, ALLOWED_NUMBER_TYPES="mobile,fixed_line,fixed_line_or_mobile,toll_free")
+    relaxed.command(f"{toll_free} call us")
+    _, failed = wait_outcome(slack, toll_free)
+    assert retry_button(failed) is not None
+    relaxed.stop()
+
+    strict = make_bot(DATABASE_URL=ledger)
+    press_retry(strict, slack, failed, "U0SENDER", f"retry-type-{toll_free}")
+    (told,) = slack.wait_for(lambda _: private_replies(slack, f"retry-type-{toll_free}"))
+    assert "+18005550123 is a toll-free number, which this bot does not text" in told.args["text"]
+    assert len(sociocs_bodies(sociocs, toll_free)) == 1
