@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.draft import Rules
+from bot.domain.phone import DEFAULT_NUMBER_TYPES, NUMBER_TYPES
 from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.guardrails import Policy
 
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
 
     default_region: str | None = None
     max_recipients: int = Field(10, ge=1, le=100)
+    allowed_number_types: Annotated[frozenset[str], NoDecode] = DEFAULT_NUMBER_TYPES
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=3600)
@@ -70,7 +72,12 @@ class Settings(BaseSettings):
     public_url: str | None = None
 
     @field_validator(
-        "allowed_user_ids", "allowed_usergroup_ids", "allowed_channel_ids", "allowed_countries", mode="before"
+        "allowed_user_ids",
+        "allowed_usergroup_ids",
+        "allowed_channel_ids",
+        "allowed_countries",
+        "allowed_number_types",
+        mode="before",
     )
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -86,6 +93,17 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"{unknown[0]!r} is not an ISO country code such as US, GB or IN")
         return upper
+
+    @field_validator("allowed_number_types")
+    @classmethod
+    def _known_number_types(cls, value: frozenset[str]) -> frozenset[str]:
+        lower = frozenset(v.lower() for v in value)
+        unknown = sorted(lower - NUMBER_TYPES.keys())
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a number type: use some of {', '.join(NUMBER_TYPES)}")
+        if not lower:
+            raise ValueError("list at least one number type, such as mobile, fixed_line, fixed_line_or_mobile")
+        return lower
 
     @field_validator("public_url")
     @classmethod
@@ -203,6 +221,7 @@ class Settings(BaseSettings):
             default_region=self.default_region,
             max_recipients=self.max_recipients,
             dry_run=self.dry_run,
+            allowed_number_types=self.allowed_number_types,
         )
 
     # Checks by use ---------------------------------------------------------------------------------
@@ -249,6 +268,9 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.sociocs_api_key,
             self.sociocs_webhook_secret,
+            self.sociocs_channel_key_twlo,
+            self.sociocs_channel_key_twlowa,
+            self.sociocs_channel_key_gswa,
         ]
         secrets = [v.get_secret_value() for v in values if v is not None]
         from sqlalchemy.engine import make_url

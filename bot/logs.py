@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 REDACTED = "[redacted]"
+# PostgreSQL repeats a failed row's values in its error ("DETAIL:  Failing row contains (…)", "Key
+# (recipient)=(…) already exists"): numbers and message text, whatever the statement's parameters.
+_DB_DETAIL = re.compile(r"^(\s*DETAIL:\s*).+$", re.MULTILINE)
 
 LogFormat = Literal["text", "json"]
 
@@ -37,14 +41,14 @@ class SecretFilter(logging.Filter):
         self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
+        if "DETAIL:" in text:
+            text = _DB_DETAIL.sub(rf"\g<1>{REDACTED}", text)
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         message = record.getMessage()
         cleaned = self.scrub(message)
         if cleaned != message or record.exc_info:

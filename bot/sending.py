@@ -299,6 +299,7 @@ class SendService:
         draft = draft_from_record(record)
         problems = await self.who_may_send(presser.user_id, record.channel_id)
         problems += self.guardrails.country_problems(draft.recipients)
+        problems += [p for n in draft.recipients if (p := self.rules.number_problem(n)) is not None]
         if self.rules.channel_key(draft.provider) is None and not self.dry_run:
             problems.append(
                 Problem(

@@ -222,6 +222,23 @@ def slack() -> Iterator[SlackStandin]:
     standin.stop_thread()
 
 
+@pytest.fixture(autouse=True)
+def no_channel_pings(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any test during which the bot posted something that could ping @here/@channel/@everyone.
+
+    The Slack stand-in refuses such posts with `invalid_blocks`; the bot only logs a refused post,
+    so without this check a regression could pass unnoticed.
+    """
+    if "slack" not in request.fixturenames:
+        yield
+        return
+    standin: SlackStandin = request.getfixturevalue("slack")
+    before = len(standin.calls)
+    yield
+    refused = [c for c in standin.calls[before:] if c.response.get("error") == "invalid_blocks"]
+    assert not refused, f"the bot posted text that could mention everyone: {refused[0]}"
+
+
 @pytest.fixture(scope="session")
 def sociocs() -> Iterator[SociocsStandin]:
     standin = SociocsStandin(api_key=API_KEY, channel_keys={k: list(v) for k, v in CHANNEL_KEYS.items()})

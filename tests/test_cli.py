@@ -50,6 +50,7 @@ def bare_env(**values: str) -> dict[str, str]:
         ({"SLACK_MODE": "carrier-pigeon"}, "SLACK_MODE"),
         ({"DEFAULT_REGION": "XX"}, "DEFAULT_REGION"),
         ({"MAX_RECIPIENTS": "0"}, "MAX_RECIPIENTS"),
+        ({"ALLOWED_NUMBER_TYPES": "mobile, landline"}, "ALLOWED_NUMBER_TYPES"),
         ({"SOCIOCS_TIMEOUT_SECONDS": "soon"}, "SOCIOCS_TIMEOUT_SECONDS"),
         ({"SOCIOCS_DRY_RUN": "perhaps"}, "SOCIOCS_DRY_RUN"),
         ({"SOCIOCS_DEFAULT_PROVIDER": "pigeon"}, "SOCIOCS_DEFAULT_PROVIDER"),
@@ -93,7 +94,7 @@ def test_console_runs_commands_through_the_app_without_credentials(tmp_path: Pat
         [
             "/sms help",
             "/sms +16175551212 Tom & Jerry <3 😀",
-            '/sms whatsapp +1 (617) 555-1213, 16175551214 --name "Jane Doe" --image https://example.com/a.png Hi',
+            '/sms whatsapp +1 (617) 555-1213, 0016175551214 --name "Jane Doe" --image https://example.com/a.png Hi',
             "/sms +1617555 too short",
             "not a command",
         ]

@@ -81,8 +81,38 @@ def test_default_region_applies_to_recipients() -> None:
     assert draft.recipients == (PhoneNumber("+442079460958", "GB"),)
 
 
+def test_without_a_region_national_numbers_are_refused_saying_how_to_write_them() -> None:
+    error = problems_of(RawDraft(["(323) 555-0149", "201-555-0150"], text="x"), RULES)
+    messages = [p.message for p in error.problems]
+    assert len(messages) == 2 and all(p.field == "to" for p in error.problems)
+    assert messages[0].startswith("(323) 555-0149 has no country code: write it with + and the country code")
+    assert all("+1 617 555 1212" in m and "DEFAULT_REGION" in m for m in messages)
+
+
+def test_premium_and_satellite_numbers_are_refused_naming_the_type() -> None:
+    error = problems_of(RawDraft(["+1 900 555 1212", "+870 772 001 799", N1], text="x"), RULES)
+    assert [p.message for p in error.problems] == [
+        "+19005551212 is a premium-rate number, which this bot does not text "
+        "(an admin can allow it by adding premium_rate to ALLOWED_NUMBER_TYPES).",
+        "+870772001799 is a satellite or international network number, which this bot does not text "
+        "(an admin can allow it by adding satellite to ALLOWED_NUMBER_TYPES).",
+    ]
+
+
+def test_allowed_number_types_let_a_type_through() -> None:
+    rules = Rules(
+        channel_keys=KEYS,
+        default_provider=Provider.TWLO,
+        allowed_number_types=frozenset({"mobile", "fixed_line", "fixed_line_or_mobile", "toll_free"}),
+    )
+    draft = make_draft(RawDraft(["+1 800 555 1212"], text="x"), rules)
+    assert draft.recipients[0].e164 == "+18005551212"
+    assert rules.number_problem(draft.recipients[0]) is None
+    assert problems_of(RawDraft(["+19005551212"], text="x"), rules).problems[0].field == "to"
+
+
 def test_duplicate_recipients_are_collapsed() -> None:
-    draft = make_draft(RawDraft([N1, "16175551212", "+1 617 555 1212", N2, N1], text="x"), RULES)
+    draft = make_draft(RawDraft([N1, "0016175551212", "+1 617 555 1212", N2, N1], text="x"), RULES)
     assert draft.recipients == (US, PhoneNumber(N2, "US"))
 
 

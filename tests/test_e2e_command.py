@@ -97,7 +97,7 @@ def test_numbers_as_people_type_and_paste_them(bot: RunningBot, slack: SlackStan
     assert sociocs_bodies(sociocs, number)[0]["text"] == "wrapped by Slack"
 
     number = new_number()
-    bot.command(f"{number[1:]} no plus")
+    bot.command(f"00{number[1:]} international prefix instead of plus")
     wait_outcome(slack, number)
     assert sociocs_bodies(sociocs, number)[0]["to"] == number
 
@@ -128,7 +128,7 @@ def test_user_text_is_escaped_when_echoed_so_it_cannot_ping(
     assert sociocs_bodies(sociocs, number)[0]["text"] == "<!channel> and @channel and <@U0OTHER> &amp;"
     posted = blocks_text(parent) + parent.args["text"]
     assert "<!channel>" not in posted and "<@U0OTHER>" not in posted
-    assert "&lt;!channel&gt; and @channel and &lt;@U0OTHER&gt; &amp;amp;" in posted
+    assert "&lt;!channel&gt; and @\u200dchannel and &lt;@U0OTHER&gt; &amp;amp;" in posted
     assert parent.args.get("link_names") in (False, "0", "false", None)
 
 
@@ -228,6 +228,53 @@ def test_too_many_recipients_is_refused(bot: RunningBot, slack: SlackStandin, so
 def test_national_number_needs_a_region(bot: RunningBot):
     response = bot.command("(617) 555-0199 hi")
     assert "country code" in response.json()["text"] and "DEFAULT_REGION" in response.json()["text"]
+
+
+@pytest.mark.parametrize(
+    "written", ["(323) 555-0149", "201-555-0150", "16175550149", "<tel:3235550149|(323) 555-0149>"]
+)
+def test_without_default_region_numbers_without_country_code_are_refused(
+    bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin, written: str
+):
+    # Once read as Belgian (+32 …) and Egyptian (+20 …) numbers and sent abroad.
+    text = bot.command(f"{written} hi").json()["text"]
+    assert "has no country code: write it with + and the country code, like +1 617 555 1212" in text
+    assert "DEFAULT_REGION" in text
+    settle(bot, slack)
+    for sent in ("+3235550149", "+2015550150", "+16175550149", "+13235550149"):
+        assert everything_about(slack, sociocs, sent) == []
+
+
+def test_international_prefix_00_is_read_as_plus(bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin):
+    number = new_number()
+    bot.command(f"00{number[1:]} via 00")
+    wait_outcome(slack, number)
+    assert sociocs_bodies(sociocs, number)[0]["to"] == number
+
+
+@pytest.mark.parametrize(
+    ("written", "e164", "words"),
+    [
+        ("+1 900 555 1212", "+19005551212", "a premium-rate number"),
+        ("+44 909 879 0000", "+449098790000", "a premium-rate number"),
+        ("+870 772 001 799", "+870772001799", "a satellite or international network number"),
+    ],
+)
+def test_premium_and_satellite_numbers_are_refused(
+    bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin, written: str, e164: str, words: str
+):
+    text = bot.command(f"{written} win a prize").json()["text"]
+    assert f"{e164} is {words}, which this bot does not text" in text and "ALLOWED_NUMBER_TYPES" in text
+    settle(bot, slack)
+    assert everything_about(slack, sociocs, e164) == []
+
+
+def test_allowed_number_types_lets_an_admin_allow_toll_free(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
+    relaxed = make_bot(ALLOWED_NUMBER_TYPES="Mobile, FIXED_LINE,fixed_line_or_mobile , toll_free")
+    relaxed.command("+1 800 555 1212 call us back")
+    wait_outcome(slack, "+18005551212")
+    assert sociocs_bodies(sociocs, "+18005551212")[0]["text"] == "call us back"
+    assert "premium-rate" in relaxed.command("+1 900 555 1212 still not").json()["text"]
 
 
 def test_national_number_with_default_region(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
@@ -451,3 +498,23 @@ def test_sigterm_lets_a_send_in_flight_finish(make_bot, slack: SlackStandin, soc
     sociocs.wait_for(lambda calls: [c for c in calls if isinstance(c.body, dict) and c.body.get("to") == number])
     assert stopping.stop() == 0
     assert "Sent to" in replies_for(slack.calls, number)[0].args["text"]
+
+
+def test_retry_rechecks_the_number_type(make_bot, slack: SlackStandin, sociocs: SociocsStandin, tmp_path):
+    """A toll-free send allowed once is not retried after an admin stops allowing toll-free numbers."""
+    from tests.test_e2e_guardrails import press_retry, private_replies
+
+    ledger = f"sqlite:///{tmp_path}/shared-ledger.db"
+    toll_free = "+18005550123"
+    sociocs.script(toll_free, Reply(400, error_body("Try later.")))
+    relaxed = make_bot(DATABASE_URL=ledger, ALLOWED_NUMBER_TYPES="mobile,fixed_line,fixed_line_or_mobile,toll_free")
+    relaxed.command(f"{toll_free} call us")
+    _, failed = wait_outcome(slack, toll_free)
+    assert retry_button(failed) is not None
+    relaxed.stop()
+
+    strict = make_bot(DATABASE_URL=ledger)
+    press_retry(strict, slack, failed, "U0SENDER", f"retry-type-{toll_free}")
+    (told,) = slack.wait_for(lambda _: private_replies(slack, f"retry-type-{toll_free}"))
+    assert "+18005550123 is a toll-free number, which this bot does not text" in told.args["text"]
+    assert len(sociocs_bodies(sociocs, toll_free)) == 1

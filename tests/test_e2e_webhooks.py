@@ -436,3 +436,21 @@ def test_public_url_subscribes_at_start(make_bot, sociocs: SociocsStandin):
         lambda _: sociocs.subscriptions()[before:] if len(sociocs.subscriptions()) - before >= 2 else None
     )
     assert {c.body["webhook_url"] for c in calls} == {"https://public.example.com/sociocs/webhook"}
+
+
+def test_a_customer_named_and_writing_pings_cannot_ping(hooked: RunningBot, slack: SlackStandin):
+    from tests.test_no_mentions import assert_cannot_ping
+
+    stranger = new_number()
+    body = incoming(stranger, "@channel <!here>", f"INPING{stranger}", name="@channel <!here>")
+    assert post_webhook(hooked, body).json() == {"status": "success", "duplicate": False}
+    (posted,) = slack.wait_for(
+        lambda calls: [c for c in calls_to_inbox(calls) if stranger in json.dumps(c.args.get("blocks"))]
+    )
+    assert_cannot_ping(posted.args["blocks"], posted.args["text"])
+    shown = json.dumps(posted.args["blocks"], ensure_ascii=False)
+    assert "@\u200dchannel &lt;!here&gt;" in shown
+
+
+def calls_to_inbox(calls: list[SlackCall]) -> list[SlackCall]:
+    return [c for c in calls if c.method == "chat.postMessage" and c.args.get("channel") == INBOX]

@@ -214,10 +214,17 @@ def test_parent_blocks_simple() -> None:
     assert blocks == [
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": ":outbox_tray: <@U123> sent SMS (Twilio) to *+16175551212*"},
+            "text": {
+                "type": "mrkdwn",
+                "text": ":outbox_tray: <@U123> sent SMS (Twilio) to *+16175551212*",
+                "verbatim": True,
+            },
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": "> Your order is ready", "verbatim": True}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "SMS: 1 segment, GSM-7 (19/160)"}]},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": "SMS: 1 segment, GSM-7 (19/160)", "verbatim": True}],
+        },
     ]
 
 
@@ -284,7 +291,7 @@ def test_segment_note_for_sms() -> None:
     blocks = parent_blocks(make_draft(text="a" * 161), None, dry_run=False)
     assert blocks[-1] == {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": "SMS: 2 segments, GSM-7 (161/306)"}],
+        "elements": [{"type": "mrkdwn", "text": "SMS: 2 segments, GSM-7 (161/306)", "verbatim": True}],
     }
 
 
@@ -318,7 +325,11 @@ def test_dry_run_note() -> None:
     assert blocks[-1] == {
         "type": "context",
         "elements": [
-            {"type": "mrkdwn", "text": "SMS: 1 segment, GSM-7 (5/160) · Dry run: nothing is sent to Sociocs."}
+            {
+                "type": "mrkdwn",
+                "text": "SMS: 1 segment, GSM-7 (5/160) · Dry run: nothing is sent to Sociocs.",
+                "verbatim": True,
+            }
         ],
     }
     whatsapp = parent_blocks(make_draft(provider=Provider.GSWA), None, dry_run=True)

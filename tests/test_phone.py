@@ -6,9 +6,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.phone import InvalidNumber, PhoneNumber, looks_like_number, mask, parse_number
+from bot.domain.phone import (
+    DEFAULT_NUMBER_TYPES,
+    NUMBER_TYPES,
+    InvalidNumber,
+    PhoneNumber,
+    looks_like_number,
+    mask,
+    number_type,
+    parse_number,
+    type_refusal,
+)
 
-NEEDS_COUNTRY = "(write it with its country code, like +16175551212, or set DEFAULT_REGION)"
+NEEDS_COUNTRY = (
+    "has no country code: write it with + and the country code, like +1 617 555 1212, "
+    "or ask an admin to set DEFAULT_REGION"
+)
 
 
 # --- accepted forms -------------------------------------------------------------------------------
@@ -18,7 +31,8 @@ NEEDS_COUNTRY = "(write it with its country code, like +16175551212, or set DEFA
     ("text", "region"),
     [
         ("+16175551212", None),
-        ("16175551212", None),
+        ("0016175551212", None),
+        ("00 1 617 555 1212", None),
         ("+1 (617) 555-1212", None),
         ("+1 617 555 1212", None),
         ("+1-617-555-1212", None),
@@ -44,7 +58,7 @@ def test_us_number_forms(text: str, region: str | None) -> None:
         ("+44 20 7946 0958", None, "+442079460958", "GB"),
         ("+442079460958", None, "+442079460958", "GB"),
         ("020 7946 0958", "GB", "+442079460958", "GB"),
-        ("442079460958", None, "+442079460958", "GB"),
+        ("00442079460958", None, "+442079460958", "GB"),
         ("+91 98765 43210", None, "+919876543210", "IN"),
         ("098765 43210", "IN", "+919876543210", "IN"),
         ("+49 30 12345678", None, "+493012345678", "DE"),
@@ -61,8 +75,26 @@ def test_national_form_needs_a_region() -> None:
     with pytest.raises(InvalidNumber) as info:
         parse_number("(617) 555-1212", None)
     assert info.value.number == "(617) 555-1212"
-    assert NEEDS_COUNTRY in info.value.reason
+    assert info.value.reason == NEEDS_COUNTRY
     assert str(info.value) == f"(617) 555-1212 {info.value.reason}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(323) 555-0149",  # once read as Belgian +32 3 555 01 49
+        "201-555-0150",  # once read as Egyptian +20 1555 0150
+        "16175551212",  # a country code without + is still a guess: 1 or a national 16…?
+        "442079460958",
+        "1 (617) 555-1212",
+        "0 20 7946 0958",
+    ],
+)
+def test_without_a_region_a_number_must_carry_its_country_code(text: str) -> None:
+    with pytest.raises(InvalidNumber) as info:
+        parse_number(text, None)
+    assert info.value.number == text
+    assert info.value.reason == NEEDS_COUNTRY
 
 
 def test_ten_bare_digits_need_a_region() -> None:
@@ -123,6 +155,60 @@ def test_message_shows_whitespace_collapsed() -> None:
 
 def test_invalid_number_is_a_value_error() -> None:
     assert issubclass(InvalidNumber, ValueError)
+
+
+# --- number types --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("e164", "kind"),
+    [
+        ("+16175551212", "fixed_line_or_mobile"),
+        ("+16175550100", "fixed_line_or_mobile"),
+        ("+447911123456", "mobile"),
+        ("+442079460958", "fixed_line"),
+        ("+919876543210", "mobile"),
+        ("+493012345678", "fixed_line"),
+        ("+19005551212", "premium_rate"),
+        ("+449098790000", "premium_rate"),
+        ("+18005551212", "toll_free"),
+        ("+870772001799", "satellite"),
+        ("+881612345678", "satellite"),
+    ],
+)
+def test_number_types(e164: str, kind: str) -> None:
+    assert number_type(e164) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "name"),
+    [
+        ("+1 900 555 1212", "a premium-rate number", "premium_rate"),
+        ("+44 909 879 0000", "a premium-rate number", "premium_rate"),
+        ("+870 772 001 799", "a satellite or international network number", "satellite"),
+        ("+1 800 555 1212", "a toll-free number", "toll_free"),
+    ],
+)
+def test_non_personal_numbers_are_refused_by_default_naming_the_type(text: str, words: str, name: str) -> None:
+    number = parse_number(text, None)
+    reason = type_refusal(number, DEFAULT_NUMBER_TYPES)
+    assert reason == (
+        f"is {words}, which this bot does not text (an admin can allow it by adding {name} to ALLOWED_NUMBER_TYPES)"
+    )
+    assert type_refusal(number, DEFAULT_NUMBER_TYPES | {name}) is None
+
+
+def test_the_numbers_used_in_tests_and_docs_are_allowed_by_default() -> None:
+    for text in ["+16175551212", "+16175551213", "+16175550100", "+447911123456", "+442079460958", "+919876543210"]:
+        assert type_refusal(parse_number(text, None), DEFAULT_NUMBER_TYPES) is None, text
+
+
+def test_every_libphonenumber_type_has_a_name_and_words() -> None:
+    import phonenumbers
+
+    names = {n.lower() for n in vars(phonenumbers.PhoneNumberType) if n.isupper()}
+    assert names <= NUMBER_TYPES.keys()
+    assert {"mobile", "fixed_line", "fixed_line_or_mobile"} == DEFAULT_NUMBER_TYPES
 
 
 # --- looks_like_number -----------------------------------------------------------------------------
@@ -188,7 +274,8 @@ _us_subscriber = st.tuples(
 def _formats(area: str, exchange: str, line: str) -> list[tuple[str, str | None]]:
     return [
         (f"+1{area}{exchange}{line}", None),
-        (f"1{area}{exchange}{line}", None),
+        (f"001{area}{exchange}{line}", None),
+        (f"1{area}{exchange}{line}", "US"),
         (f"+1 ({area}) {exchange}-{line}", None),
         (f"+1 {area} {exchange} {line}", None),
         (f"({area}) {exchange}-{line}", "US"),
@@ -223,3 +310,16 @@ def test_parse_number_returns_e164_or_raises_invalid_number(text: str, region: s
     assert 8 <= len(number.e164) <= 16
     # Normalising is idempotent: the E.164 form parses to itself.
     assert parse_number(number.e164, None) == number
+
+
+@settings(max_examples=500)
+@given(
+    st.text(alphabet="0123456789 ()-./+", max_size=20)
+    | st.from_regex(r"[1-9][0-9]{7,14}", fullmatch=True)
+    | st.from_regex(r"\(?[2-9][0-9]{2}\)? ?[0-9]{3}-[0-9]{4}", fullmatch=True)
+)
+def test_nothing_without_plus_or_00_parses_without_a_region(text: str) -> None:
+    if text.strip().startswith(("+", "00")):
+        return
+    with pytest.raises(InvalidNumber):
+        parse_number(text, None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from bot.domain.phone import InvalidNumber, PhoneNumber, parse_number
+from bot.domain.phone import DEFAULT_NUMBER_TYPES, InvalidNumber, PhoneNumber, parse_number, type_refusal
 from bot.domain.providers import Provider
 
 Field = Literal["provider", "to", "name", "text", "images", "file", "destination"]
@@ -56,6 +56,12 @@ class Rules:
     default_region: str | None = None
     max_recipients: int = 10
     dry_run: bool = False
+    allowed_number_types: frozenset[str] = DEFAULT_NUMBER_TYPES
+
+    def number_problem(self, number: PhoneNumber) -> Problem | None:
+        """Why `number` may not be texted here (its type is not in ALLOWED_NUMBER_TYPES), or None."""
+        reason = type_refusal(number, self.allowed_number_types)
+        return None if reason is None else Problem("to", f"{number.e164} {reason}.")
 
     def channel_key(self, provider: Provider) -> str | None:
         return self.channel_keys.get(provider)
@@ -136,6 +142,11 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
                 number = parse_number(entry, rules.default_region)
             except InvalidNumber as exc:
                 problems.append(Problem("to", f"{exc.number} {exc.reason}."))
+                continue
+            refused = rules.number_problem(number)
+            if refused is not None:
+                if refused not in problems:
+                    problems.append(refused)
                 continue
             if number not in recipients:
                 recipients.append(number)

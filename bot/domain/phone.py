@@ -50,6 +50,10 @@ def looks_like_number(text: str) -> bool:
     return bool(_ALLOWED_CHARS.match(text)) and any(ch.isdigit() for ch in text)
 
 
+NEEDS_COUNTRY_CODE = (
+    "has no country code: write it with + and the country code, like +1 617 555 1212, "
+    "or ask an admin to set DEFAULT_REGION"
+)
 _REASONS = {
     ValidationResult.TOO_SHORT: "is too short to be a phone number",
     ValidationResult.TOO_LONG: "is too long to be a phone number",
@@ -84,24 +88,25 @@ def _parse_cached(text: str, default_region: str | None) -> PhoneNumber | Invali
 def _parse(text: str, default_region: str | None) -> PhoneNumber:
     """Parse `text` into a valid number or raise InvalidNumber naming it.
 
-    With a leading `+` the number is international. Without one it is read in `default_region` (e.g.
-    `US`) when that is set, and otherwise as digits that start with a country code, as CRMs export
-    them (`16175551212`). Never both: with DEFAULT_REGION=US a mistyped `617 555 12122` must be refused,
-    not read as an Australian number.
+    With a leading `+` (or `00`, the international prefix most of the world dials) the number is
+    international. Without one it is read in `default_region` (e.g. `US`) when that is set, and
+    otherwise refused: digits without a country code are a national number of some country, and
+    guessing (`(323) 555-0149` read as Belgian +32…) sends a customer's message abroad. With
+    DEFAULT_REGION=US a mistyped `617 555 12122` is refused too, not read as an Australian number.
     """
     shown = " ".join(text.split())
     if not looks_like_number(shown):
         raise InvalidNumber(shown or "(empty)", "is not a phone number")
     digits = re.sub(r"\D", "", shown)
-    international = shown.startswith("+") or not default_region
-    candidate, region = ("+" + digits, None) if international else (shown, default_region)
-    hint = ""
-    if not shown.startswith("+"):
-        hint = (
-            f" for {default_region} (start numbers in other countries with +)"
-            if default_region
-            else " (write it with its country code, like +16175551212, or set DEFAULT_REGION)"
-        )
+    if shown.startswith("+"):
+        candidate, region, hint = "+" + digits, None, ""
+    elif default_region:
+        candidate, region = shown, default_region
+        hint = f" for {default_region} (start numbers in other countries with +)"
+    elif shown.startswith("00"):
+        candidate, region, hint = "+" + digits[2:], None, ""
+    else:
+        raise InvalidNumber(shown, NEEDS_COUNTRY_CODE)
     try:
         number = phonenumbers.parse(candidate, region)
     except NumberParseException as exc:
@@ -112,4 +117,57 @@ def _parse(text: str, default_region: str | None) -> PhoneNumber:
     return PhoneNumber(
         phonenumbers.format_number(number, PhoneNumberFormat.E164),
         phonenumbers.region_code_for_number(number),
+    )
+
+
+# --- number types ------------------------------------------------------------------------------------
+
+# The names ALLOWED_NUMBER_TYPES takes: libphonenumber's PhoneNumberType in lower case, plus
+# `satellite` (libphonenumber calls Inmarsat's +870 and the other non-geographic networks "mobile"),
+# each with the plain words a person is told when a number of that type is refused.
+NUMBER_TYPES: dict[str, str] = {
+    "mobile": "a mobile number",
+    "fixed_line": "a landline number",
+    "fixed_line_or_mobile": "a landline or mobile number",
+    "toll_free": "a toll-free number",
+    "premium_rate": "a premium-rate number",
+    "shared_cost": "a shared-cost number",
+    "voip": "an internet (VoIP) number",
+    "personal_number": "a personal forwarding number",
+    "pager": "a pager number",
+    "uan": "a company switchboard number (UAN)",
+    "voicemail": "a voicemail access number",
+    "satellite": "a satellite or international network number",
+    "unknown": "a number of unknown type",
+}
+DEFAULT_NUMBER_TYPES = frozenset({"mobile", "fixed_line", "fixed_line_or_mobile"})
+_TYPE_NAMES = {
+    value: name.lower()
+    for name, value in vars(phonenumbers.PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
+_NON_GEOGRAPHIC = "001"  # libphonenumber's region for +800, +808, +870, +881, +882, +883, +979
+
+
+@functools.lru_cache(maxsize=4096)
+def number_type(e164: str) -> str:
+    """The kind of line a valid E.164 number is, as one of the names in NUMBER_TYPES."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return "unknown"
+    kind = _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
+    if kind in DEFAULT_NUMBER_TYPES and phonenumbers.region_code_for_number(number) == _NON_GEOGRAPHIC:
+        return "satellite"
+    return kind
+
+
+def type_refusal(number: PhoneNumber, allowed: frozenset[str]) -> str | None:
+    """Why `number` may not be texted given the ALLOWED_NUMBER_TYPES `allowed`, or None when it may."""
+    kind = number_type(number.e164)
+    if kind in allowed:
+        return None
+    return (
+        f"is {NUMBER_TYPES[kind]}, which this bot does not text "
+        f"(an admin can allow it by adding {kind} to ALLOWED_NUMBER_TYPES)"
     )

@@ -28,7 +28,7 @@ from bot.sending import Accepted, SendService
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
 from bot.slack.report import PrivateSink, SlackThreadReporter
-from bot.slack.text import escape
+from bot.slack.text import shown
 from bot.sociocs import SociocsClient
 from bot.tasks import Background
 
@@ -151,7 +151,7 @@ def _usergroup_members(client: AsyncWebClient) -> Callable[[str], Awaitable[froz
 
 
 def problems_text(error: DraftError) -> str:
-    lines = "\n".join(f"• {escape(p.message)}" for p in error.problems)
+    lines = "\n".join(f"• {shown(p.message)}" for p in error.problems)
     return f":warning: Nothing was sent. Please fix:\n{lines}"
 
 

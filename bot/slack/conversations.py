@@ -22,7 +22,7 @@ from bot.ledger import SendRecord
 from bot.sending import draft_from_record
 from bot.slack.app import Bot
 from bot.slack.messages import parent_blocks, quote_blocks, summary_text
-from bot.slack.text import escape
+from bot.slack.text import shown
 from bot.sociocs.webhooks import IncomingMessage
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ async def _refresh_summary(bot: Bot, record: SendRecord) -> None:
 
 async def _report_undelivered(bot: Bot, record: SendRecord, status: str, code: str | None, message: str | None) -> None:
     detail = " ".join(
-        p for p in (f"error {escape(code)}" if code else "", f"“{escape(message)}”" if message else "") if p
+        p for p in (f"error {shown(code)}" if code else "", f"“{shown(message)}”" if message else "") if p
     )
     line = f":x: Not delivered to {record.recipient} ({status})" + (f": {detail}" if detail else "") + "."
     outcome = Outcome.failed(status, hint="Press Retry to send it again.")
@@ -100,18 +100,18 @@ async def _report_undelivered(bot: Bot, record: SendRecord, status: str, code: s
 def customer_blocks(
     message: IncomingMessage, provider: Provider, *, new_thread: bool
 ) -> tuple[str, list[dict[str, Any]]]:
-    who = escape(message.sender_name) + f" ({message.number})" if message.sender_name else message.number
+    who = shown(message.sender_name) + f" ({message.number})" if message.sender_name else message.number
     head = (
         f":speech_balloon: New message from *{who}* on {provider.label}"
         if new_thread
         else f":speech_balloon: *{who}* replied"
     )
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head, "verbatim": True}}]
     if message.text:
         blocks.extend(quote_blocks(message.text))
-    links = [f"Image: {escape(u)}" for u in message.image_urls]
-    links += [f"File: {escape(u)}" for u in message.file_urls]
-    links += [f"Video: {escape(u)}" for u in message.video_urls]
+    links = [f"Image: {shown(u)}" for u in message.image_urls]
+    links += [f"File: {shown(u)}" for u in message.file_urls]
+    links += [f"Video: {shown(u)}" for u in message.video_urls]
     if links:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(links)[:2900], "verbatim": True}}
@@ -130,7 +130,7 @@ def customer_blocks(
             ],
         }
     )
-    fallback = f"{head}: {escape(message.text or '')}"[:3000]
+    fallback = f"{head}: {shown(message.text or '')}"[:3000]
     return fallback, blocks
 
 

@@ -12,7 +12,7 @@ from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
 from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
-from bot.slack.text import escape
+from bot.slack.text import defuse, escape, shown
 
 Block = dict[str, Any]
 _SECTION_LIMIT = 2800  # Slack allows 3000 characters per section text; counted after escaping and quoting.
@@ -45,7 +45,7 @@ def help_text(
 
 
 def _sections(lines: list[tuple[str, str, str]]) -> list[Block]:
-    """Verbatim sections of (prefix, text, continuation prefix) lines, text escaped, each section within the limit.
+    """Verbatim sections of (prefix, text, continuation prefix) lines, text shown safely, each within the limit.
 
     Lengths are counted after escaping (`&` becomes five characters) and prefixing; a line too long for one
     section is cut between characters, so an entity is never split.
@@ -53,7 +53,7 @@ def _sections(lines: list[tuple[str, str, str]]) -> list[Block]:
     rendered: list[str] = []
     for prefix, text, continued in lines:
         current = prefix
-        for ch in text:
+        for ch in defuse(text):
             piece = escape(ch)
             if len(current) + len(piece) > _SECTION_LIMIT:
                 rendered.append(current)
@@ -75,7 +75,7 @@ def quote_blocks(text: str) -> list[Block]:
 
 
 def _recipient(number: PhoneNumber, name: str | None) -> str:
-    return f"*{number.e164}*" + (f" ({escape(name)})" if name else "")
+    return f"*{number.e164}*" + (f" ({shown(name)})" if name else "")
 
 
 def segment_note(provider: Provider, text: str) -> str | None:
@@ -85,8 +85,8 @@ def segment_note(provider: Provider, text: str) -> str | None:
     info = count_segments(text)
     note = f"SMS: {info.describe()}"
     if info.encoding is Encoding.UCS2:
-        shown = " ".join(info.non_gsm_chars[:5])
-        note += f"; UCS-2 because of {escape(shown)}"
+        chars = " ".join(info.non_gsm_chars[:5])
+        note += f"; UCS-2 because of {shown(chars)}"
     return note
 
 
@@ -100,7 +100,10 @@ def summary_text(draft: Draft, sender_id: str | None) -> str:
 def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list[Block]:
     """The top-level message: who, to whom, which provider, the text and the media."""
     blocks: list[Block] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": ":outbox_tray: " + summary_text(draft, sender_id)}}
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": ":outbox_tray: " + summary_text(draft, sender_id), "verbatim": True},
+        }
     ]
     if draft.text:
         blocks.extend(quote_blocks(draft.text))
@@ -113,7 +116,9 @@ def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list
     if dry_run:
         context.append("Dry run: nothing is sent to Sociocs.")
     if context:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context), "verbatim": True}]}
+        )
     return blocks
 
 
@@ -125,7 +130,7 @@ def outcome_blocks(line: str, send_id: str | None, outcome: Outcome) -> list[Blo
     if send_id is None or outcome.kind not in (OutcomeKind.FAILED, OutcomeKind.UNKNOWN):
         return None
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": line[:2900], "verbatim": True}},
         {
             "type": "actions",
             "block_id": f"retry:{send_id}",
@@ -155,12 +160,12 @@ def outcome_text(recipient: PhoneNumber, payload: MessagePayload | None, outcome
     """One line (or a few) saying what happened to the message for one recipient."""
     to = recipient.e164
     status = f" (HTTP {outcome.http_status})" if outcome.http_status else ""
-    error = escape(outcome.error or "")
+    error = shown(outcome.error or "")
     advice = outcome.advice()
     tail = f" {advice}" if advice else ""
     match outcome.kind:
         case OutcomeKind.SENT:
-            return f":white_check_mark: Sent to {to}. Sociocs message id `{escape(outcome.message_id or '')}`."
+            return f":white_check_mark: Sent to {to}. Sociocs message id `{shown(outcome.message_id or '')}`."
         case OutcomeKind.FAILED if outcome.http_status is not None:
             return f":x: Not sent to {to}: Sociocs said “{error}”{status}.{tail}"
         case OutcomeKind.FAILED:
@@ -168,7 +173,7 @@ def outcome_text(recipient: PhoneNumber, payload: MessagePayload | None, outcome
         case OutcomeKind.UNKNOWN:
             return f":warning: Outcome unknown for {to}: {error}{status}.{tail}"
         case OutcomeKind.DRY_RUN:
-            body = escape(json.dumps(payload.redacted() if payload else {}, ensure_ascii=False, indent=1))
+            body = shown(json.dumps(payload.redacted() if payload else {}, ensure_ascii=False, indent=1))
             return f":test_tube: Dry run: not sent to {to}. The Sociocs request would be:\n```POST /message\n{body}```"
     raise AssertionError(outcome.kind)
 
@@ -183,6 +188,6 @@ def history_text(rows: list[tuple[float, str, str, str, str | None]]) -> str:
         fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
         when = f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
         icon = icons.get(status, ":hourglass_flowing_sand:")
-        extra = f" ({escape(detail)})" if detail else ""
+        extra = f" ({shown(detail)})" if detail else ""
         lines.append(f"• {when} · {recipient} · {provider} · {icon} {status.replace('_', ' ')}{extra}")
     return "\n".join(lines)

@@ -140,11 +140,13 @@ class SlackThreadReporter:
             else ""
         )
         head = self._summary if self._fallback else "I could not post these outcomes in the thread:"
-        blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}}]
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": head[:2900], "verbatim": True}}
+        ]
         for line, send_id, outcome in self._pending:
             blocks.extend(
                 outcome_blocks(line, send_id, outcome)
-                or [{"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}}]
+                or [{"type": "section", "text": {"type": "mrkdwn", "text": line[:2900], "verbatim": True}}]
             )
         if hint:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]})

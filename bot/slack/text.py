@@ -24,6 +24,22 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# `@here`, `@channel`, `@everyone` typed as words: a zero-width joiner after the `@` keeps them readable
+# and stops any Slack client or context that parses bare words from pinging the whole channel.
+_PING_WORD = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+ZERO_WIDTH_JOINER = "\u200d"
+
+
+def defuse(text: str) -> str:
+    """Break the bare words `@here`, `@channel` and `@everyone` so they cannot ping anyone."""
+    return _PING_WORD.sub("@" + ZERO_WIDTH_JOINER, text)
+
+
+def shown(text: str) -> str:
+    """User or customer text as the bot shows it in Slack: pings defused, then escaped (see `escape`)."""
+    return escape(defuse(text))
+
+
 def references(text: str) -> tuple[set[str], set[str]]:
     """User and channel ids referenced without a label (`<@U123>`, `<#C123>`): the ones needing a lookup."""
     users: set[str] = set()

@@ -29,6 +29,7 @@ from slack_sdk.models.views import View
 from bot.domain.draft import MAX_IMAGES, RawDraft
 from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.slack.messages import segment_note
+from bot.slack.text import shown
 
 CALLBACK_ID = "sms_compose"
 INPUT_LIMIT = 3000  # Slack's cap on a plain_text_input's value and on private_metadata
@@ -141,7 +142,9 @@ def build_compose_view(
                 dispatch_action_config=DispatchActionConfig(trigger_actions_on=["on_character_entered"]),
             ),
         ),
-        ContextBlock(block_id="segments", elements=[MarkdownTextObject(text=_segments_text(chosen, text))]),
+        ContextBlock(
+            block_id="segments", elements=[MarkdownTextObject(text=_segments_text(chosen, text), verbatim=True)]
+        ),
         InputBlock(
             block_id="images",
             label="Images",
@@ -259,12 +262,12 @@ def refusal_view(messages: Sequence[str]) -> dict[str, Any]:
     """A small modal saying why the form cannot be used (shortcuts have no private reply channel)."""
     from slack_sdk.models.blocks import SectionBlock
 
-    text = "\n".join(f"• {m}" for m in messages)[:INPUT_LIMIT]
+    text = "\n".join(f"• {shown(m)}" for m in messages)[:INPUT_LIMIT]
     view = View(
         type="modal",
         title="Send SMS / WhatsApp",
         close="Close",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=f":no_entry: {text}"))],
+        blocks=[SectionBlock(text=MarkdownTextObject(text=f":no_entry: {text}", verbatim=True))],
     ).to_dict()
     check_view(view)
     return view

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,54 @@ class SlackCall:
     token: str | None = None
     path: str = ""
     response: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+# A channel-wide ping: Slack's markup anywhere, or the bare word where Slack parses mrkdwn (not verbatim).
+_PING_MARKUP = re.compile(r"<!(?:here|channel|everyone)\b", re.IGNORECASE)
+_PING_WORD = re.compile(r"@(?:here|channel|everyone)\b", re.IGNORECASE)
+_CHECKED = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"})
+
+
+def _unsafe_texts(node: Any) -> list[str]:
+    """Every mrkdwn text in `node` (blocks, at any depth) that could mention a whole channel."""
+    found: list[str] = []
+    if isinstance(node, list):
+        for item in node:
+            found += _unsafe_texts(item)
+    elif isinstance(node, dict):
+        text = node.get("text")
+        pings = isinstance(text, str) and (
+            _PING_MARKUP.search(text) or (not node.get("verbatim") and _PING_WORD.search(text))
+        )
+        if node.get("type") == "mrkdwn" and pings:
+            found.append(str(text))
+        for value in node.values():
+            if isinstance(value, list | dict):
+                found += _unsafe_texts(value)
+    return found
+
+
+def mention_refusal(method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """Refuse, as `invalid_blocks`, a message whose blocks could ping @here/@channel/@everyone.
+
+    The bot never means to: such a ping can only come from user or customer text rendered where
+    Slack parses it, so the stand-in fails the call (and tests see it) instead of posting it.
+    """
+    if method not in _CHECKED:
+        return None
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except json.JSONDecodeError:
+            return None
+    unsafe = _unsafe_texts(blocks or [])
+    fallback = args.get("text")
+    if isinstance(fallback, str) and _PING_MARKUP.search(fallback):
+        unsafe.append(fallback)
+    if not unsafe:
+        return None
+    return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": ["could mention: " + unsafe[0]]}}
 
 
 @dataclass
@@ -93,7 +142,10 @@ class SlackStandin(LocalServer):
             body = await request.json()
         except json.JSONDecodeError:
             return web.Response(status=400, text="invalid_payload")
-        self._remember(SlackCall("response_url", body, None, request.match_info["name"]))
+        unsafe = mention_refusal("response_url", body) if isinstance(body, dict) else None
+        self._remember(SlackCall("response_url", body, None, request.match_info["name"], response=unsafe or {}))
+        if unsafe is not None:
+            return web.Response(status=400, text="invalid_blocks")
         return web.Response(text="ok")
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -123,6 +175,9 @@ class SlackStandin(LocalServer):
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
+        unsafe = mention_refusal(method, args)
+        if unsafe is not None:
+            return unsafe
         result: dict[str, Any] = handler(args)
         return result
 

@@ -22,7 +22,7 @@ from bot.slack.command import (
 )
 from bot.slack.listeners.compose import open_compose
 from bot.slack.messages import history_text
-from bot.slack.text import decode, escape
+from bot.slack.text import decode, shown
 from bot.slack.views import ComposeContext, Prefill
 
 
@@ -52,7 +52,7 @@ def register(bot: Bot) -> None:
                 text, whatsapp_provider=settings.whatsapp_provider, default_region=settings.default_region
             )
         except UsageError as exc:
-            await ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n\n{bot.help()}")
+            await ack(response_type="ephemeral", text=f":warning: {shown(str(exc))}\n\n{bot.help()}")
             return
         if isinstance(parsed, HelpRequest):
             await ack(response_type="ephemeral", text=bot.help())
