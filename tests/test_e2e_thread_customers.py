@@ -165,7 +165,11 @@ def test_send_as_sms_from_a_customer_thread_makes_the_thread_ask(
     hooked.interaction(message_shortcut("Please call D", f"{thread}5", thread_ts=thread))
     view = wait_view(slack, f"msg.{thread}5")
     hooked.interaction(submission(view, to=d, text="Your parcel is ready"))
-    slack.wait_for(lambda calls: [x for x in replies_for(calls, d) if x.args["thread_ts"] == thread])
+    slack.wait_for(
+        lambda calls: [
+            x for x in replies_for(calls, d) if x.args["thread_ts"] == thread and "Sent to" in x.args["text"]
+        ]
+    )
     mention(hooked, thread, "Yes, online too")
     whisper = choice_for(slack, thread)
     labels = [x["text"]["text"] for x in buttons(whisper)]

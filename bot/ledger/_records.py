@@ -97,6 +97,7 @@ class PendingMention:
     """A mention waiting for its author to choose which of the thread's customers gets it."""
 
     id: str
+    created_at: datetime
     user_id: str
     team_id: str | None
     channel_id: str

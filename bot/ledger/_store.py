@@ -536,18 +536,6 @@ class Ledger:
             ).first()
         return (row.channel_id, row.thread_ts) if row else None
 
-    async def conversation_in(self, channel_id: str, thread_ts: str) -> tuple[str, str, str] | None:
-        """(provider, channel key, number) of the conversation bridged into this Slack thread, if any."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(threads.c.provider, threads.c.channel_key, threads.c.number)
-                    .where(and_(threads.c.channel_id == channel_id, threads.c.thread_ts == thread_ts))
-                    .order_by(threads.c.updated_at.desc())
-                )
-            ).first()
-        return (row.provider, row.channel_key, row.number) if row else None
-
     # Thread customers: everyone a Slack thread's messages went to or came from --------------------------------
 
     async def join_thread(self, channel_id: str, thread_ts: str, customer: ThreadCustomer) -> None:
@@ -660,6 +648,7 @@ class Ledger:
             return None
         return PendingMention(
             id=row.id,
+            created_at=row.created_at,
             user_id=row.user_id,
             team_id=row.team_id,
             channel_id=row.channel_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -34,6 +35,7 @@ CHOICE_TEXT = "This thread has several customers: who should get it?"
 CHOOSE_PREFIX = "mention_to_"
 CANCEL_ACTION = "mention_cancel"
 MAX_CHOICES = 10
+CHOICE_LIFETIME = timedelta(minutes=30)  # as long as Slack keeps the response_url; stale choices send nothing
 ALREADY = "Someone already chose for that message (or cancelled it), so nothing more was sent."
 
 
@@ -189,6 +191,9 @@ async def _choose(bot: Bot, body: dict[str, Any], action: dict[str, Any], respon
     pending = await bot.ledger.pending_mention(mention_id)
     if pending is None or (index is not None and not (isinstance(index, int) and 0 <= index < len(pending.customers))):
         await tell("I have no record of that message, so nothing was sent.")
+        return
+    if datetime.now(UTC).replace(tzinfo=None) - pending.created_at > CHOICE_LIFETIME:
+        await tell("That choice is more than half an hour old, so nothing was sent: mention me again to send it.")
         return
     if presser != pending.user_id:
         await tell(f"Only <@{pending.user_id}>, who mentioned me, can choose who gets that message. Nothing was sent.")
