@@ -226,3 +226,23 @@ def test_only_the_person_who_mentioned_may_choose(hooked: RunningBot, slack: Sla
     assert "Mine to send" not in texts_to(sociocs, a)
     press(hooked, slack, whisper, a, user="U0SENDER", answer=f"mine-{a}")  # the author still can
     sociocs.wait_for(lambda _: "Mine to send" in texts_to(sociocs, a))
+
+
+def test_one_number_on_two_providers_is_told_apart_and_names_cannot_mention():
+    from bot.ledger import ThreadCustomer
+    from bot.slack.listeners.replies import MAX_CHOICES, choice_blocks
+
+    number = "+16175550199"
+    customers = [
+        ThreadCustomer("twlo", "ck1", number, "<!here> Ann"),
+        ThreadCustomer("twlowa", "ck2", number),
+        *(ThreadCustomer("twlo", "ck1", f"+1617555{i:04d}") for i in range(20)),
+    ]
+    blocks = choice_blocks("m1", "hello", customers)
+    elements = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    labels = [e["text"]["text"] for e in elements]
+    assert labels[0] == f"{number} (&lt;!here&gt; Ann) on SMS (Twilio)"
+    assert labels[1] == f"{number} on WhatsApp (Twilio)"
+    assert len(elements) == MAX_CHOICES + 1 and labels[-1] == "Cancel"
+    assert [json.loads(e["value"]) for e in elements[:2]] == [{"m": "m1", "i": 0}, {"m": "m1", "i": 1}]
+    assert "<!here>" not in json.dumps(blocks) and "and 12 more" in json.dumps(blocks)

@@ -88,3 +88,23 @@ def test_a_pending_mention_keeps_its_text_and_is_decided_once_by_its_author(url:
     assert stranger is False
     assert sorted(presses) == [False, False, False, False, True]
     assert again is True and after is False and final.decision == "cancelled"
+
+
+def test_threads_bridged_before_the_table_existed_still_have_their_customer(url: str) -> None:
+    async def body() -> list[ThreadCustomer]:
+        from bot.ledger._schema import threads
+        from bot.ledger._store import now
+
+        ledger = await Ledger.open(url)
+        try:
+            async with ledger._engine.begin() as conn:  # as an older bot left it: no thread_customers row
+                await conn.execute(
+                    threads.insert().values(
+                        provider="twlo", channel_key="ck", number=C, channel_id="C1", thread_ts="4.4", updated_at=now()
+                    )
+                )
+            return await ledger.thread_customers("C1", "4.4")
+        finally:
+            await ledger.close()
+
+    assert run(body) == [ThreadCustomer("twlo", "ck", C, None)]

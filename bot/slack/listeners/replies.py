@@ -79,7 +79,7 @@ async def _mention(bot: Bot, event: dict[str, Any]) -> None:
     async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         await _whisper(bot, channel, user, text, blocks, thread_ts=thread_ts)
 
-    customers = await bot.ledger.thread_customers(channel, thread_ts)
+    customers = _distinct(await bot.ledger.thread_customers(channel, thread_ts))
     if not customers:
         await tell("This thread is not a conversation with a customer, so nothing was sent.")
         return
@@ -120,9 +120,19 @@ async def _accept(
         return None
 
 
-def customer_label(customer: ThreadCustomer) -> str:
-    """`+16175551212 (Ann Lee)`, as the summaries show recipients; the name escaped."""
-    return customer.number + (f" ({escape(customer.name)})" if customer.name else "")
+def _distinct(customers: list[ThreadCustomer]) -> list[ThreadCustomer]:
+    """One entry per number and provider: a send goes out with the provider's configured channel key."""
+    seen: dict[tuple[str, str], ThreadCustomer] = {}
+    for c in customers:
+        seen.setdefault((c.provider, c.number), c)
+    return list(seen.values())
+
+
+def customer_label(customer: ThreadCustomer, *, provider: bool = False) -> str:
+    """`+16175551212 (Ann Lee)`, as the summaries show recipients (the name escaped); with `provider`,
+    `… on WhatsApp (Twilio)` too."""
+    label = customer.number + (f" ({escape(customer.name)})" if customer.name else "")
+    return label + (f" on {Provider(customer.provider).label}" if provider else "")
 
 
 def choice_blocks(mention_id: str, text: str, customers: list[ThreadCustomer]) -> list[dict[str, Any]]:
@@ -132,7 +142,11 @@ def choice_blocks(mention_id: str, text: str, customers: list[ThreadCustomer]) -
     value holds 2,000 characters) nor the number: only what the ledger kept can be chosen.
     """
     offered = customers[:MAX_CHOICES]
-    listed = "\n".join(f"• *{c.number}*" + (f" ({escape(c.name)})" if c.name else "") for c in offered)
+    several_providers = len({c.provider for c in offered}) > 1  # one number may be on SMS and WhatsApp
+    listed = "\n".join(
+        f"• *{c.number}*" + (f" ({escape(c.name)})" if c.name else "") + f" on {Provider(c.provider).label}"
+        for c in offered
+    )
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f":busts_in_silhouette: {CHOICE_TEXT}\n{listed}"}},
         *quote_blocks(text),
@@ -154,7 +168,7 @@ def choice_blocks(mention_id: str, text: str, customers: list[ThreadCustomer]) -
         {
             "type": "button",
             "action_id": f"{CHOOSE_PREFIX}{i}",
-            "text": {"type": "plain_text", "text": _clip(customer_label(c), 75)},
+            "text": {"type": "plain_text", "text": _clip(customer_label(c, provider=several_providers), 75)},
             "value": json.dumps({"m": mention_id, "i": i}),
         }
         for i, c in enumerate(offered)
@@ -214,7 +228,8 @@ async def _choose(bot: Bot, body: dict[str, Any], action: dict[str, Any], respon
         await bot.ledger.undecide_mention(mention_id)  # refused: nothing went out, so they may choose again
         return
     log.info("mention %s: %s chose %s", mention_id, presser, mask(customer.number))
-    await respond(text=f"Sent to {customer_label(customer)}: the outcome follows in the thread.", replace_original=True)
+    label = customer_label(customer, provider=True)
+    await respond(text=f"Sent to {label}: the outcome follows in the thread.", replace_original=True)
     await bot.deliver(accepted, channel_id=pending.channel_id, private=tell, thread_ts=pending.thread_ts)
 
 
