@@ -223,13 +223,20 @@ async def _choose(bot: Bot, body: dict[str, Any], action: dict[str, Any], respon
         await tell(ALREADY)
         return
     requester = Requester(pending.team_id, presser, pending.channel_id, "mention")
-    accepted = await _accept(bot, customer, pending.text, requester, tell)
+    accepted: Accepted | None = None
+    try:
+        accepted = await _accept(bot, customer, pending.text, requester, tell)
+    finally:
+        if accepted is None:  # refused (or the ledger failed): nothing went out, so they may choose again
+            await bot.ledger.undecide_mention(mention_id)
     if accepted is None:
-        await bot.ledger.undecide_mention(mention_id)  # refused: nothing went out, so they may choose again
         return
     log.info("mention %s: %s chose %s", mention_id, presser, mask(customer.number))
-    label = customer_label(customer, provider=True)
-    await respond(text=f"Sent to {label}: the outcome follows in the thread.", replace_original=True)
+    try:
+        label = customer_label(customer, provider=True)
+        await respond(text=f"Sent to {label}: the outcome follows in the thread.", replace_original=True)
+    except Exception:  # the send is recorded: it goes out whether or not the choice can be replaced
+        log.warning("could not replace the choice of mention %s", mention_id)
     await bot.deliver(accepted, channel_id=pending.channel_id, private=tell, thread_ts=pending.thread_ts)
 
 
