@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
+from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
 from bot.ledger import _store as store
 from bot.ledger._schema import SCHEMA_VERSION
 
@@ -314,13 +314,13 @@ def test_conversations_follow_the_latest_thread_and_incoming_ids_count_once(url:
             await ledger.remember_thread(**args, channel_id="C1", thread_ts="1.1")
             await ledger.remember_thread(**args, channel_id="C2", thread_ts="2.2")
             latest = await ledger.thread_for(**args)
-            bridged = await ledger.conversation_in("C2", "2.2")
-            unknown = await ledger.conversation_in("C9", "9.9")
+            bridged = await ledger.thread_customers("C2", "2.2")
+            unknown = await ledger.thread_customers("C9", "9.9")
             firsts = [await ledger.first_incoming("IN1", "+16175550100") for _ in range(2)]
             return latest, bridged, unknown, firsts
         finally:
             await ledger.close()
 
     latest, bridged, unknown, firsts = run(body)
-    assert latest == ("C2", "2.2") and bridged == ("twlo", "ck", "+16175550100") and unknown is None
+    assert latest == ("C2", "2.2") and bridged == [ThreadCustomer("twlo", "ck", "+16175550100")] and unknown == []
     assert firsts == [True, False]

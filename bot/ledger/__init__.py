@@ -4,7 +4,16 @@ SQLite by default (no set-up), PostgreSQL for deployments with several replicas.
 hold the per-user rate limit and the retry claims, so both hold across replicas.
 """
 
-from bot.ledger._records import NewSend, RateLimited, Report, SendRecord, SendStatus
+from bot.ledger._records import NewSend, PendingMention, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
 from bot.ledger._store import Ledger
 
-__all__ = ["Ledger", "NewSend", "RateLimited", "Report", "SendRecord", "SendStatus"]
+__all__ = [
+    "Ledger",
+    "NewSend",
+    "PendingMention",
+    "RateLimited",
+    "Report",
+    "SendRecord",
+    "SendStatus",
+    "ThreadCustomer",
+]

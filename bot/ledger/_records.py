@@ -80,3 +80,28 @@ class RateLimited:
 
     limit: int
     wait_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadCustomer:
+    """A customer a Slack thread belongs to."""
+
+    provider: str
+    channel_key: str
+    number: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMention:
+    """A mention waiting for its author to choose which of the thread's customers gets it."""
+
+    id: str
+    created_at: datetime
+    user_id: str
+    team_id: str | None
+    channel_id: str
+    thread_ts: str
+    text: str
+    customers: tuple[ThreadCustomer, ...]
+    decision: str | None

@@ -113,6 +113,37 @@ threads = Table(
     Index("ix_threads_slack", "channel_id", "thread_ts"),
 )
 
+# Every customer a Slack thread belongs to: each recipient of a send reported in it and each customer
+# whose message was posted in it. A mention in a thread with several customers must ask, never guess.
+thread_customers = Table(
+    "thread_customers",
+    metadata,
+    Column("channel_id", String(32), primary_key=True),
+    Column("thread_ts", String(32), primary_key=True),
+    Column("provider", String(16), primary_key=True),
+    Column("channel_key", String(255), primary_key=True),
+    Column("number", String(20), primary_key=True),
+    Column("name", String(200)),
+    Column("added_at", DateTime(), nullable=False),
+)
+
+# A mention in a thread with several customers, waiting for its author to choose who gets it (the
+# text can outgrow a button's value). `decision` is claimed once: "sent" or "cancelled".
+pending_mentions = Table(
+    "pending_mentions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("team_id", String(32)),
+    Column("user_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("thread_ts", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("customers", Text, nullable=False),  # JSON: [[provider, channel key, number, name], ...]
+    Column("decision", String(16)),
+    Column("decided_at", DateTime()),
+)
+
 # Incoming customer messages already handled (Sociocs may deliver a webhook twice).
 incoming = Table(
     "incoming_messages",

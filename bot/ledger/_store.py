@@ -40,7 +40,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger._batch import GroupCommit
-from bot.ledger._records import RETRYABLE, NewSend, RateLimited, Report, SendRecord, SendStatus
+from bot.ledger._records import (
+    RETRYABLE,
+    NewSend,
+    PendingMention,
+    RateLimited,
+    Report,
+    SendRecord,
+    SendStatus,
+    ThreadCustomer,
+)
 from bot.ledger._schema import (
     MIGRATIONS,
     READS_OPTION,
@@ -51,8 +60,10 @@ from bot.ledger._schema import (
     incoming,
     instances,
     metadata,
+    pending_mentions,
     schema_version,
     sends,
+    thread_customers,
     threads,
     writer_engine_for,
 )
@@ -446,19 +457,25 @@ class Ledger:
             and rows[r.send_id].owner == self.instance_id
             for r in requests
         ]
-        latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        latest: dict[tuple[str, str, str], dict[str, Any]] = {}  # each number's latest thread
+        customers: dict[tuple[str, ...], dict[str, Any]] = {}  # each thread's customers
         for request, ok in zip(requests, started, strict=True):
             if ok and request.report is not None and request.report.thread_ts:
                 row = rows[request.send_id]
+                where = {"channel_id": request.report.channel_id, "thread_ts": request.report.thread_ts}
+                who = {"provider": row.provider, "channel_key": row.channel_key}
                 latest[(row.provider, row.channel_key, row.recipient)] = {
-                    "provider": row.provider,
-                    "channel_key": row.channel_key,
+                    **who,
+                    **where,
                     "number": row.recipient,
-                    "channel_id": request.report.channel_id,
-                    "thread_ts": request.report.thread_ts,
                     "updated_at": stamp,
                 }
+                customer = {**where, **who, "number": row.recipient, "added_at": stamp}
+                customers[tuple(str(v) for k, v in customer.items() if k != "added_at")] = customer
         if latest:
+            # The thread gains these customers (a mention there must choose among them, never guess).
+            joined = (postgresql_insert if self._postgres else sqlite_insert)(thread_customers)
+            conn.execute(joined.on_conflict_do_nothing(), list(customers.values()))
             upsert = (postgresql_insert if self._postgres else sqlite_insert)(threads)
             conn.execute(
                 upsert.on_conflict_do_update(
@@ -720,6 +737,7 @@ class Ledger:
     async def _remember(
         self, conn: AsyncConnection, provider: str, channel_key: str, number: str, channel_id: str, thread_ts: str
     ) -> None:
+        await self._join_thread(conn, channel_id, thread_ts, ThreadCustomer(provider, channel_key, number))
         key = and_(threads.c.provider == provider, threads.c.channel_key == channel_key, threads.c.number == number)
         changed = await conn.execute(
             update(threads).where(key).values(channel_id=channel_id, thread_ts=thread_ts, updated_at=now())
@@ -758,17 +776,152 @@ class Ledger:
             ).first()
         return (row.channel_id, row.thread_ts) if row else None
 
-    async def conversation_in(self, channel_id: str, thread_ts: str) -> tuple[str, str, str] | None:
-        """(provider, channel key, number) of the conversation bridged into this Slack thread, if any."""
+    # Thread customers: everyone a Slack thread's messages went to or came from --------------------------------
+
+    async def join_thread(self, channel_id: str, thread_ts: str, customer: ThreadCustomer) -> None:
+        """Count the customer among the thread's (again: no change but a name learnt)."""
+        async with self._engine.begin() as conn:
+            await self._join_thread(conn, channel_id, thread_ts, customer)
+
+    async def _join_thread(self, conn: AsyncConnection, channel_id: str, thread_ts: str, who: ThreadCustomer) -> None:
+        key = and_(
+            thread_customers.c.channel_id == channel_id,
+            thread_customers.c.thread_ts == thread_ts,
+            thread_customers.c.provider == who.provider,
+            thread_customers.c.channel_key == who.channel_key,
+            thread_customers.c.number == who.number,
+        )
+        if (await conn.execute(select(thread_customers.c.name).where(key))).first() is None:
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(
+                        insert(thread_customers).values(
+                            channel_id=channel_id,
+                            thread_ts=thread_ts,
+                            provider=who.provider,
+                            channel_key=who.channel_key,
+                            number=who.number,
+                            name=who.name,
+                            added_at=now(),
+                        )
+                    )
+                return
+            except IntegrityError:  # another replica added it first
+                pass
+        if who.name:
+            await conn.execute(update(thread_customers).where(key).values(name=who.name))
+
+    async def thread_customers(self, channel_id: str, thread_ts: str) -> list[ThreadCustomer]:
+        """The thread's customers in the order they joined it, with the latest name known for each.
+
+        Threads bridged before this table existed are known only through `threads` (each number's latest
+        thread), so those count too.
+        """
         async with self._reads.connect() as conn:
-            row = (
+            joined = (
+                await conn.execute(
+                    select(thread_customers)
+                    .where(and_(thread_customers.c.channel_id == channel_id, thread_customers.c.thread_ts == thread_ts))
+                    .order_by(thread_customers.c.added_at, thread_customers.c.number)
+                )
+            ).all()
+            legacy = (
                 await conn.execute(
                     select(threads.c.provider, threads.c.channel_key, threads.c.number)
                     .where(and_(threads.c.channel_id == channel_id, threads.c.thread_ts == thread_ts))
-                    .order_by(threads.c.updated_at.desc())
+                    .order_by(threads.c.updated_at)
                 )
-            ).first()
-        return (row.provider, row.channel_key, row.number) if row else None
+            ).all()
+            named = (
+                await conn.execute(
+                    select(sends.c.recipient, sends.c.name)
+                    .where(
+                        and_(
+                            sends.c.channel_id == channel_id,
+                            or_(sends.c.thread_ts == thread_ts, sends.c.summary_ts == thread_ts),
+                            sends.c.name.is_not(None),
+                        )
+                    )
+                    .order_by(sends.c.created_at)
+                )
+            ).all()
+        sent_names = {r.recipient: r.name for r in named}  # the latest name a send to the number used
+        found: dict[tuple[str, str, str], ThreadCustomer] = {}
+        for r in [*joined, *legacy]:
+            key = (r.provider, r.channel_key, r.number)
+            if key not in found:
+                name = getattr(r, "name", None) or sent_names.get(r.number)
+                found[key] = ThreadCustomer(r.provider, r.channel_key, r.number, name)
+        return list(found.values())
+
+    async def hold_mention(
+        self,
+        *,
+        team_id: str | None,
+        user_id: str,
+        channel_id: str,
+        thread_ts: str,
+        text: str,
+        customers: Sequence[ThreadCustomer],
+    ) -> str:
+        """Keep a mention until its author chooses a customer; returns its random id."""
+        mention_id = uuid.uuid4().hex
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(pending_mentions).values(
+                    id=mention_id,
+                    created_at=now(),
+                    team_id=team_id,
+                    user_id=user_id,
+                    channel_id=channel_id,
+                    thread_ts=thread_ts,
+                    text=text,
+                    customers=json.dumps([[c.provider, c.channel_key, c.number, c.name] for c in customers]),
+                )
+            )
+        return mention_id
+
+    async def pending_mention(self, mention_id: str) -> PendingMention | None:
+        async with self._reads.connect() as conn:
+            row = (await conn.execute(select(pending_mentions).where(pending_mentions.c.id == mention_id))).first()
+        if row is None:
+            return None
+        return PendingMention(
+            id=row.id,
+            created_at=row.created_at,
+            user_id=row.user_id,
+            team_id=row.team_id,
+            channel_id=row.channel_id,
+            thread_ts=row.thread_ts,
+            text=row.text,
+            customers=tuple(ThreadCustomer(*c) for c in json.loads(row.customers)),
+            decision=row.decision,
+        )
+
+    async def decide_mention(self, mention_id: str, user_id: str, decision: str) -> bool:
+        """Claim the undecided mention for its author ("sent" or "cancelled"): True exactly once."""
+        async with self._engine.begin() as conn:
+            claimed = await conn.execute(
+                update(pending_mentions)
+                .where(
+                    and_(
+                        pending_mentions.c.id == mention_id,
+                        pending_mentions.c.user_id == user_id,
+                        pending_mentions.c.decision.is_(None),
+                    )
+                )
+                .values(decision=decision, decided_at=now())
+            )
+        return claimed.rowcount == 1
+
+    async def undecide_mention(self, mention_id: str) -> None:
+        """Hand a claimed mention back (its send was refused), so its author can choose again."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(pending_mentions)
+                .where(pending_mentions.c.id == mention_id)
+                .values(decision=None, decided_at=None)
+            )
 
     async def first_incoming(self, message_id: str, number: str) -> bool:
         """Record an incoming message id; False if it was already handled."""

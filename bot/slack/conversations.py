@@ -18,7 +18,7 @@ from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber, mask
 from bot.domain.providers import Provider
-from bot.ledger import SendRecord
+from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import draft_from_record
 from bot.slack.app import Bot
 from bot.slack.messages import parent_blocks, quote_blocks, summary_text
@@ -187,3 +187,6 @@ async def _post_incoming(bot: Bot, message: IncomingMessage) -> None:
             channel_id=channel,
             thread_ts=str(response["ts"]),
         )
+    # The thread belongs to this customer too (with the name Sociocs knows), whatever else it holds.
+    customer = ThreadCustomer(provider.value, message.channel_key, message.number, message.sender_name)
+    await bot.ledger.join_thread(channel, thread_ts or str(response["ts"]), customer)
