@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from bot.ledger._schema import (
     instances,
     metadata,
     schema_version,
+    seen_requests,
     sends,
     threads,
 )
@@ -35,6 +37,7 @@ RESTARTED_BEFORE = "the bot restarted before sending it, so nothing was sent"
 RESTARTED_WHILE = "the bot restarted while sending"
 DEAD_AFTER_SECONDS = 20.0  # a process silent this long is presumed gone
 WINDOW = timedelta(seconds=60)
+SEEN_FOR = timedelta(hours=1)  # Slack retries an event for minutes; a signature is valid for 5
 UNDELIVERED = ("failed", "undelivered")
 # Later statuses outrank earlier ones: a delivered message never goes back to sent.
 STATUS_RANK = {
@@ -541,6 +544,19 @@ class Ledger:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(insert(incoming).values(message_id=message_id, at=now(), number=number))
+        except IntegrityError:
+            return False
+        return True
+
+    async def first_request(self, key: str) -> bool:
+        """Record a Slack request's key (event id or body fingerprint); False if it was seen before.
+        Keys older than SEEN_FOR are purged in the same transaction, one insert in a hundred."""
+        stamp = now()
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(seen_requests).values(key=key, at=stamp))
+                if random.random() < 0.01:
+                    await conn.execute(seen_requests.delete().where(seen_requests.c.at < stamp - SEEN_FOR))
         except IntegrityError:
             return False
         return True

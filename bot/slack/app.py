@@ -166,6 +166,7 @@ async def build_bot(
     import aiohttp
 
     from bot.front_door import trust_front_door
+    from bot.slack import idempotency
     from bot.slack.listeners import register_all
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "xoxb-console"
@@ -200,6 +201,7 @@ async def build_bot(
     )
     if not console:
         trust_front_door(app, signing_secret)  # /slack/events verifies before parsing; Bolt need not again
+    idempotency.install(app, ledger)  # a retried event or a replayed request is acknowledged, not handled
     bot = Bot(
         settings=settings,
         app=app,
