@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 
 from bot.standins import SlackStandin, SociocsStandin
 from bot.standins.sociocs import Reply, error_body
@@ -46,6 +47,31 @@ def test_the_ledger_knows_a_request_it_has_seen(url: str) -> None:
 
     assert asyncio.run(body()) == [True, False, False, True, True]
     assert timedelta(minutes=10) < store.SEEN_FOR  # outlives Slack's retries and the signature window
+
+
+def test_old_request_keys_are_purged(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from sqlalchemy import insert, select
+
+    from bot.ledger import Ledger
+    from bot.ledger import _store as store
+    from bot.ledger._schema import seen_requests
+
+    async def body() -> list[str]:
+        ledger = await Ledger.open(url)
+        try:
+            async with ledger._engine.begin() as conn:
+                old = store.now() - store.SEEN_FOR * 2
+                await conn.execute(insert(seen_requests).values(key="event:old", at=old))
+            monkeypatch.setattr(store.random, "random", lambda: 0.0)  # this insert purges
+            assert await ledger.first_request("event:new")
+            async with ledger._engine.begin() as conn:
+                return sorted((await conn.execute(select(seen_requests.c.key))).scalars())
+        finally:
+            await ledger.close()
+
+    assert asyncio.run(body()) == ["event:new"]
 
 
 def mention(thread: str, text: str, ts: str) -> dict[str, Any]:
