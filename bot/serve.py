@@ -127,7 +127,13 @@ async def serve(settings: Settings) -> int:
         return True, f"{settings.mode} mode"
 
     webhook = sociocs_webhook_route(bot)
-    web = build_web_app(bot.app if socket_handler is None else None, ready, extra_routes=[webhook] if webhook else [])
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    web = build_web_app(
+        bot.app if socket_handler is None else None,
+        ready,
+        extra_routes=[webhook] if webhook else [],
+        signing_secret=secret,
+    )
     if settings.public_url and webhook is not None and bot.sociocs is not None:
         bot.background.spawn(subscribe_all(bot.settings, bot.sociocs), name="webhook-subscribe")
     server = _Server(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.front_door import slack_endpoint
 from bot.metrics import CONTENT_TYPE, METRICS, Metrics
 
 
@@ -19,8 +19,10 @@ def build_web_app(
     ready: Callable[[], tuple[bool, str]],
     metrics: Metrics = METRICS,
     extra_routes: Sequence[Route] = (),
+    signing_secret: str | None = None,
 ) -> Starlette:
-    """`app` None serves health and metrics only (socket mode, where Slack events arrive over the socket)."""
+    """`app` None serves health and metrics only (socket mode, where Slack events arrive over the socket).
+    With an `app`, `signing_secret` is required: `/slack/events` verifies every request with it."""
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -38,13 +40,15 @@ def build_web_app(
         Route("/metrics", prometheus, methods=["GET"]),
     ]
     if app is not None:
-        handler = AsyncSlackRequestHandler(app)
+        if not signing_secret:
+            raise ValueError("serving /slack/events needs the signing secret")
+        handle = slack_endpoint(app, signing_secret)
 
         async def events(request: Request) -> Response:
             # Bolt answers as soon as the listener acknowledges (the send runs afterwards), so this is
             # the time Slack waits for its answer, refused requests included.
             with metrics.timing_slack_ack():
-                return await handler.handle(request)
+                return await handle(request)
 
         routes.append(Route("/slack/events", events, methods=["POST"]))
     routes.extend(extra_routes)  # e.g. POST /sociocs/webhook, served in both modes

@@ -8,7 +8,6 @@ duplicate changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.domain.phone import mask
+from bot.front_door import ClientGone, Refused, loads_limited, read_capped
 from bot.slack.app import Bot
 from bot.slack.conversations import apply_deliveries, handle_incoming
 from bot.sociocs.webhooks import SIGNATURE_HEADER, EventError, IncomingMessage, parse_event, signature_ok
@@ -29,21 +29,6 @@ def _error(status: int, message: str) -> Response:
     return JSONResponse({"status": "error", "errors": [{"msg": message}]}, status_code=status)
 
 
-async def _read_limited(request: Request) -> bytes | None:
-    """The raw body, or None once it passes MAX_BODY_BYTES (read no further)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def sociocs_webhook_route(bot: Bot) -> Route | None:
     secret_value = bot.settings.sociocs_webhook_secret
     if secret_value is None:
@@ -52,16 +37,25 @@ def sociocs_webhook_route(bot: Bot) -> Route | None:
     served = {(provider.value, key) for provider, key in bot.settings.channel_keys.items()}
 
     async def receive(request: Request) -> Response:
-        body = await _read_limited(request)
+        try:
+            body = await read_capped(request, MAX_BODY_BYTES)
+        except ClientGone:
+            log.warning("a webhook's sender hung up before sending its whole body")
+            return _error(400, "the body was cut off")
         if body is None:
+            log.warning("refused a webhook over %d bytes", MAX_BODY_BYTES)
             return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
         if not signature_ok(secret, body, request.headers.get(SIGNATURE_HEADER)):
             log.warning("refused a webhook with a missing or wrong signature")
             return _error(401, "missing or wrong X-Sociocs-Signature")
         try:
-            event = parse_event(json.loads(body))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            event = parse_event(loads_limited(body.decode("utf-8"), "the body"))
+        except UnicodeDecodeError:
+            log.warning("refused a signed webhook: the body is not UTF-8")
             return _error(400, "the body is not JSON")
+        except Refused as refused:
+            log.warning("refused a signed webhook: %s", refused.reason)
+            return _error(400, refused.reason)
         except EventError as exc:
             return _error(422, str(exc))
         if isinstance(event, IncomingMessage):

@@ -41,6 +41,19 @@ def new_number() -> str:
     return f"+1617555{next(_numbers):04d}"
 
 
+_requests = itertools.count(1)
+
+
+def trigger_id() -> str:
+    """A fresh trigger id, as Slack gives every command and interaction its own (the bot ignores a
+    request whose body it has already seen, so two genuine requests must differ)."""
+    return f"13345224609.{time.time_ns()}{next(_requests)}.8088930838d88f008e0"
+
+
+def unique_ts() -> str:
+    return f"{time.time():.0f}.{next(_requests):06d}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,7 +96,7 @@ class RunningBot:
                 "command": "/sms",
                 "text": text,
                 "response_url": self.slack.response_url(response_name),
-                "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+                "trigger_id": trigger_id(),
                 "api_app_id": "A0STANDIN",
             }
         )
@@ -95,15 +108,24 @@ class RunningBot:
         )
 
     def interaction(self, payload: dict[str, Any]) -> httpx.Response:
+        """An interaction payload, given what Slack makes unique in each: every action its `action_ts`,
+        a view submission its `trigger_id`, a shortcut its `action_ts` (where the test set none)."""
         import json
 
+        payload = dict(payload)
+        if payload.get("type") == "block_actions":
+            payload["actions"] = [{"action_ts": unique_ts(), **a} for a in payload.get("actions") or []]
+        elif payload.get("type") in ("view_submission", "view_closed"):
+            payload["trigger_id"] = trigger_id()
+        else:
+            payload.setdefault("action_ts", unique_ts())
         body = urlencode({"payload": json.dumps(payload)})
         return self.http.post(
             "/slack/events", content=body, headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
         )
 
-    def event(self, event: dict[str, Any]) -> httpx.Response:
-        """An Events API callback, as Slack posts it."""
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None) -> httpx.Response:
+        """An Events API callback, as Slack posts it; `retry` re-posts it as Slack's n-th retry."""
         import json
 
         body = json.dumps(
@@ -112,13 +134,16 @@ class RunningBot:
                 "team_id": "T0STANDIN",
                 "api_app_id": "A0STANDIN",
                 "type": "event_callback",
-                "event_id": f"Ev{time.monotonic_ns()}",
+                "event_id": event_id or f"Ev{time.monotonic_ns()}",
                 "event_time": int(time.time()),
                 "authorizations": [{"team_id": "T0STANDIN", "user_id": "U0BOT", "is_bot": True}],
                 "event": event,
             }
         )
-        return self.http.post("/slack/events", content=body, headers={"Content-Type": "application/json", **sign(body)})
+        headers = {"Content-Type": "application/json", **sign(body)}
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return self.http.post("/slack/events", content=body, headers=headers)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")

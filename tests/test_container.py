@@ -23,7 +23,17 @@ import pytest
 
 from bot.standins import SlackStandin, SociocsStandin
 from bot.standins.sociocs import Reply
-from tests.conftest import CHANNEL_KEYS, SECRETS, bot_env, free_port, new_number, replies_for, sign, wait_outcome
+from tests.conftest import (
+    CHANNEL_KEYS,
+    SECRETS,
+    bot_env,
+    free_port,
+    new_number,
+    replies_for,
+    sign,
+    trigger_id,
+    wait_outcome,
+)
 
 pytestmark = pytest.mark.container
 
@@ -116,7 +126,7 @@ class Container:
                 "command": "/sms",
                 "text": text,
                 "response_url": "http://127.0.0.1:9/unused",
-                "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+                "trigger_id": trigger_id(),
                 "api_app_id": "A0STANDIN",
             }
         )

@@ -102,7 +102,15 @@ def test_kill_9_under_load_loses_no_acknowledged_send_and_sends_none_twice(
         unfinished = [r for r in rows if r.status in (SendStatus.QUEUED, SendStatus.PENDING)]
         return rows if not unfinished and {r.recipient for r in rows} >= set(acknowledged) else None
 
-    rows = wait_until(settled, what="every acknowledged send to be finished or recovered")
+    try:
+        rows = wait_until(settled, what="every acknowledged send to be finished or recovered")
+    except AssertionError:
+        rows = ledger_rows(url, user)
+        missing = set(acknowledged) - {r.recipient for r in rows}
+        unfinished = [
+            (r.status.value, r.recipient) for r in rows if r.status in (SendStatus.QUEUED, SendStatus.PENDING)
+        ]
+        raise AssertionError(f"acknowledged but not recorded: {sorted(missing)}; unfinished: {unfinished}") from None
     by_number = {r.recipient: r for r in rows}
     assert len(by_number) == len(rows), "a command was recorded twice"
     for number in acknowledged:

@@ -155,6 +155,16 @@ incoming = Table(
     Column("thread_ts", String(32)),
 )
 
+# Slack requests already handled, by event id or body fingerprint (Slack retries events; a signed
+# request can be replayed within its signature window). Kept for an hour, then purged.
+seen_requests = Table(
+    "seen_requests",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("at", DateTime(), nullable=False),
+    Index("ix_seen_requests_at", "at"),
+)
+
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
 # Upgrades from each older version, run in order at start (new tables come from create_all):

@@ -9,6 +9,7 @@ import fcntl
 import json
 import logging
 import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -62,6 +63,7 @@ from bot.ledger._schema import (
     metadata,
     pending_mentions,
     schema_version,
+    seen_requests,
     sends,
     thread_customers,
     threads,
@@ -74,6 +76,7 @@ RESTARTED_BEFORE = "the bot restarted before sending it, so nothing was sent"
 RESTARTED_WHILE = "the bot restarted while sending"
 DEAD_AFTER_SECONDS = 20.0  # a process silent this long is presumed gone
 WINDOW = timedelta(seconds=60)
+SEEN_FOR = timedelta(hours=1)  # Slack retries an event for minutes; a signature is valid for 5
 UNDELIVERED = ("failed", "undelivered")
 # Later statuses outrank earlier ones: a delivered message never goes back to sent.
 STATUS_RANK = {
@@ -931,3 +934,23 @@ class Ledger:
         except IntegrityError:
             return False
         return True
+
+    async def first_request(self, key: str) -> bool:
+        """Record a Slack request's key (event id or body fingerprint); False if it was seen before.
+
+        Slack waits for this (it comes before the acknowledgement), so it rides the group commit.
+        Keys older than SEEN_FOR are purged now and then (one transaction in a hundred)."""
+        first: bool = await self._writes.run(self._first_requests, key, urgent=True)
+        return first
+
+    def _first_requests(self, conn: Connection, keys: Sequence[str]) -> list[bool]:
+        stamp = now()
+        insert_key = (
+            (postgresql_insert if self._postgres else sqlite_insert)(seen_requests)
+            .on_conflict_do_nothing()
+            .returning(seen_requests.c.key)  # a row back only when it was inserted (rowcount is not portable)
+        )
+        firsts = [conn.execute(insert_key, {"key": key, "at": stamp}).first() is not None for key in keys]
+        if random.random() < 0.01:
+            conn.execute(seen_requests.delete().where(seen_requests.c.at < stamp - SEEN_FOR))
+        return firsts

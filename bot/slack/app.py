@@ -165,6 +165,8 @@ async def build_bot(
     """
     import aiohttp
 
+    from bot.front_door import trust_front_door
+    from bot.slack import idempotency
     from bot.slack.listeners import register_all
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "xoxb-console"
@@ -197,6 +199,9 @@ async def build_bot(
         process_before_response=True,
         logger=bolt_log,
     )
+    if not console:
+        trust_front_door(app, signing_secret)  # /slack/events verifies before parsing; Bolt need not again
+    idempotency.install(app, ledger)  # a retried event or a replayed request is acknowledged, not handled
     bot = Bot(
         settings=settings,
         app=app,

@@ -1,0 +1,60 @@
+"""Every Slack request is handled once, however often it arrives.
+
+Slack re-posts an event it thinks was answered too slowly (`X-Slack-Retry-Num`), and anyone who saw a
+signed request can replay it within its five-minute signature window. Events are known by their
+`event_id`; commands and interactions by a fingerprint of the raw body (Slack gives each its own
+`trigger_id` and `action_ts`, so two genuine requests never share one). The keys live in the ledger,
+so a retry that lands on another replica is recognised too. A request seen before is acknowledged
+with an empty 200 and nothing else happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+
+def request_key(req: AsyncBoltRequest) -> str | None:
+    """The request's identity: `event:<event_id>` for events, else `body:<sha256>` of the raw body
+    (of the envelope's payload in Socket Mode, where there is no raw body). None when there is nothing."""
+    body = req.body
+    event_id = body.get("event_id")
+    if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
+        return f"event:{event_id}"
+    if req.raw_body:
+        raw = req.raw_body.encode("utf-8")
+    elif body:
+        raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    else:
+        return None
+    return "body:" + hashlib.sha256(raw).hexdigest()
+
+
+def install(app: AsyncApp, ledger: Ledger) -> None:
+    """Register the check as a global middleware: HTTP and Socket Mode requests alike pass it."""
+
+    async def once_only(req: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        key = request_key(req)
+        if key is None:
+            return await next()
+        try:
+            first = await ledger.first_request(key)
+        except Exception as exc:  # the ledger is down: handle it (every send needs the ledger anyway)
+            log.warning("could not check whether a Slack request is a repeat (%s)", type(exc).__name__)
+            first = True
+        if not first:
+            retry = req.headers.get("x-slack-retry-num", [None])[0]
+            log.info("ignored a repeated Slack request %s%s", key[:22], f" (retry {retry})" if retry else "")
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    app.use(once_only)
