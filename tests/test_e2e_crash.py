@@ -24,7 +24,7 @@ from bot.ledger._store import RESTARTED_BEFORE
 from bot.sending import NOT_RECORDED
 from bot.standins import SlackStandin, SociocsStandin
 from bot.standins.sociocs import Reply
-from tests.conftest import RunningBot, new_number
+from tests.conftest import RunningBot, new_number, parents_for, replies_for
 from tests.test_ledger import fresh_schema
 
 
@@ -214,3 +214,36 @@ def test_a_ledger_failing_before_the_sociocs_call_sends_nothing_and_says_so(
     assert not [
         c for c in slack.calls if "restarted" in str(c.args.get("text")) and any(n in str(c.args) for n in numbers)
     ]
+
+
+def test_an_acknowledged_mention_survives_a_kill_right_after_the_answer(
+    make_bot, slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/mention-ledger.db"
+    settings = {"DATABASE_URL": url, "LEDGER_RECOVERY_SECONDS": "600", "SOCIOCS_TIMEOUT_SECONDS": "30"}
+    bot = make_bot(**settings)
+    number, user = new_number(), "U0MENTIONKILL"
+    bot.command(f"{number} first message", user=user)
+    parent = slack.wait_for(lambda calls: parents_for(calls, number))[0]
+    slack.wait_for(lambda calls: replies_for(calls, number))
+    sociocs.script(number, Reply(delay=20))
+    answer = bot.event(
+        {
+            "type": "app_mention",
+            "channel": "C0GENERAL",
+            "user": user,
+            "text": "<@U0BOT> See you at 5",
+            "ts": f"{time.time():.6f}",
+            "thread_ts": parent.response["ts"],
+        }
+    )
+    assert answer.status_code == 200
+    bot.stop(signal.SIGKILL)  # at once: only what was recorded before the answer can survive
+
+    texts = [r.text for r in ledger_rows(url, user)]
+    assert "See you at 5" in texts
+    make_bot(**settings)
+    wait_until(
+        lambda: all(r.status not in (SendStatus.QUEUED, SendStatus.PENDING) for r in ledger_rows(url, user)),
+        what="the mention's send to be reported after the restart",
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,7 +48,11 @@ def register(bot: Bot) -> None:
 
     @bot.app.event("app_mention")
     async def mentioned(event: dict[str, Any]) -> None:
-        bot.background.spawn(_mention(bot, event), name="mention-reply")
+        # Returning acknowledges the event, so the mention is checked and recorded first: once Slack
+        # has its answer, a crash cannot lose it. Only the sending and reporting run afterwards.
+        delivery = await _mention(bot, event)
+        if delivery is not None:
+            bot.background.spawn(delivery, name="mention-reply")
 
     @bot.app.action(re.compile(rf"^({re.escape(CHOOSE_PREFIX)}\d+|{CANCEL_ACTION})$"))
     async def choice_pressed(
@@ -70,10 +75,11 @@ async def _open_reply(bot: Bot, body: dict[str, Any], action: dict[str, Any]) ->
     await open_compose(bot, str(body.get("trigger_id")), context, Prefill(provider=provider, recipients=[number]))
 
 
-async def _mention(bot: Bot, event: dict[str, Any]) -> None:
+async def _mention(bot: Bot, event: dict[str, Any]) -> Coroutine[Any, Any, None] | None:
+    """Check and record a mention; the delivery to run afterwards, if there is one now."""
     channel, thread_ts, user = event.get("channel"), event.get("thread_ts"), event.get("user")
     if not channel or not thread_ts or not user:
-        return  # not in a thread: nothing to bridge
+        return None  # not in a thread: nothing to bridge
     channel, thread_ts, user = str(channel), str(thread_ts), str(user)
 
     async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
@@ -82,27 +88,28 @@ async def _mention(bot: Bot, event: dict[str, Any]) -> None:
     customers = _distinct(await bot.ledger.thread_customers(channel, thread_ts))
     if not customers:
         await tell("This thread is not a conversation with a customer, so nothing was sent.")
-        return
+        return None
     markup = re.sub(rf"<@{re.escape(bot.bot_user_id or '')}(\|[^>]*)?>", "", str(event.get("text") or ""), count=1)
     text = decode(markup, await bot.names.names_for(markup)).strip()
     requester = Requester(event.get("team"), user, channel, "mention")
     if len(customers) == 1:
         accepted = await _accept(bot, customers[0], text, requester, tell)
-        if accepted is not None:
-            await bot.deliver(accepted, channel_id=channel, private=tell, thread_ts=thread_ts)
-        return
+        if accepted is None:
+            return None
+        return bot.deliver(accepted, channel_id=channel, private=tell, thread_ts=thread_ts)
     # Several customers: never guess. Check the text now, keep it, and let its author choose.
     try:
         _draft_for(bot, customers[0], text)
     except DraftError as exc:
         await tell(problems_text(exc))
-        return
+        return None
     offered = customers[:MAX_CHOICES]
     mention_id = await bot.ledger.hold_mention(
         team_id=event.get("team"), user_id=user, channel_id=channel, thread_ts=thread_ts, text=text, customers=offered
     )
     log.info("mention %s in a thread with %d customers: asking %s to choose", mention_id, len(customers), user)
     await tell(CHOICE_TEXT, choice_blocks(mention_id, text, customers))
+    return None
 
 
 def _draft_for(bot: Bot, customer: ThreadCustomer, text: str) -> Draft:
