@@ -121,14 +121,10 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite:///PATH or postgresql://USER@HOST/DB")
         return value
 
-    @field_validator("slack_mode", mode="before")
+    @field_validator("slack_mode", "sociocs_default_provider", "sociocs_whatsapp_provider", "log_format", mode="before")
     @classmethod
-    def _lower_mode(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("sociocs_default_provider", "sociocs_whatsapp_provider", mode="before")
-    @classmethod
-    def _lower_provider(cls, value: object) -> object:
+    def _lower(cls, value: object) -> object:
+        """Words people type in any case: `HTTP`, `SMS`, `Json`."""
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("default_region")
@@ -140,11 +136,6 @@ class Settings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{value!r} is not an ISO country code such as US, GB or IN")
         return region
-
-    @field_validator("log_format", mode="before")
-    @classmethod
-    def _lower_log_format(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

@@ -109,13 +109,5 @@ def sends_in_flight() -> AbstractContextManager[None]:
     return METRICS.sends_in_flight()
 
 
-def inc_in_flight() -> None:
-    METRICS.in_flight.inc()
-
-
-def dec_in_flight() -> None:
-    METRICS.in_flight.dec()
-
-
 def observe_slack_ack(seconds: float) -> None:
     METRICS.observe_slack_ack(seconds)

@@ -253,6 +253,8 @@ def test_a_version_1_ledger_is_upgraded_at_start(url: str) -> None:
             await conn.execute(sql("ALTER TABLE sends DROP COLUMN delivery_error"))
             await conn.execute(sql("ALTER TABLE instances DROP COLUMN host"))  # version 3
             await conn.execute(sql("ALTER TABLE instances DROP COLUMN pid"))
+            await conn.execute(sql("ALTER TABLE incoming_messages ADD COLUMN channel_id VARCHAR(32)"))  # until v3
+            await conn.execute(sql("ALTER TABLE incoming_messages ADD COLUMN thread_ts VARCHAR(32)"))
             await conn.execute(sql("UPDATE schema_version SET version = 1"))
             if "postgresql" in url:  # version 1 had a shorter status column
                 await conn.execute(sql("ALTER TABLE send_events ALTER COLUMN status TYPE VARCHAR(16)"))

@@ -42,7 +42,6 @@ PROVIDER_ORDER: tuple[Provider, ...] = (Provider.TWLO, Provider.TWLOWA, Provider
 
 WHATSAPP_WORDS = frozenset({"whatsapp", "wa"})
 _DIRECT_WORDS = {"sms": Provider.TWLO, "twlo": Provider.TWLO, "twlowa": Provider.TWLOWA, "gswa": Provider.GSWA}
-PROVIDER_WORDS = frozenset(_DIRECT_WORDS) | WHATSAPP_WORDS
 
 
 def provider_for_word(word: str, whatsapp_provider: Provider) -> Provider | None:

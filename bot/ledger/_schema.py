@@ -151,8 +151,6 @@ incoming = Table(
     Column("message_id", String(128), primary_key=True),
     Column("at", DateTime(), nullable=False),
     Column("number", String(20), nullable=False),
-    Column("channel_id", String(32)),
-    Column("thread_ts", String(32)),
 )
 
 # Slack requests already handled, by event id or body fingerprint (Slack retries events; a signed
@@ -179,6 +177,9 @@ MIGRATIONS: dict[int, list[tuple[str, frozenset[str] | None]]] = {
     3: [
         ("ALTER TABLE instances ADD COLUMN host VARCHAR(255)", None),
         ("ALTER TABLE instances ADD COLUMN pid INTEGER", None),
+        # Never written: where an incoming message was posted is kept in `threads`.
+        ("ALTER TABLE incoming_messages DROP COLUMN channel_id", None),
+        ("ALTER TABLE incoming_messages DROP COLUMN thread_ts", None),
     ],
 }
 
