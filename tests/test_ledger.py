@@ -284,10 +284,18 @@ def test_delivery_updates_wait_for_their_send_and_never_go_backwards(url: str) -
             await ledger.record_delivery("SMD1", "sent", error_code=None, error_message=None)  # late and lower
             second = await ledger.claim_deliveries("SMD1")
             nothing_left = await ledger.claim_deliveries("SMD1")
-            await ledger.record_delivery("SMD1", "undelivered", error_code="30003", error_message="Unreachable")
-            third = await ledger.claim_deliveries("SMD1")
+            # A failure after delivered is a regression: recorded, never shown, nothing to retry (issue 10/8c).
+            await ledger.record_delivery("SMD1", "undelivered", error_code="30008", error_message="Late")
+            regression = await ledger.claim_deliveries("SMD1")
+            no_retry = await ledger.claim_retry(send_id, user_id="U2", limit_per_minute=None)
+            (other,) = await ledger.reserve([entry()], user_id="U1", limit_per_minute=None)
+            await ledger.finish(other, SendStatus.SENT, message_id="SMD2", error=None, http_status=None)
+            await ledger.record_delivery("SMD2", "sent", error_code=None, error_message=None)
+            await ledger.record_delivery("SMD2", "undelivered", error_code="30003", error_message="Unreachable")
+            third = await ledger.claim_deliveries("SMD2")
             events = await ledger.status_events(send_id)
-            retry = await ledger.claim_retry(send_id, user_id="U2", limit_per_minute=None)
+            retry = await ledger.claim_retry(other, user_id="U2", limit_per_minute=None)
+            assert regression is not None and regression[0].delivery_status == "delivered" and no_retry is None
             return early, duplicate, before_send, first, second, nothing_left, third, events, retry
         finally:
             await ledger.close()
@@ -299,6 +307,7 @@ def test_delivery_updates_wait_for_their_send_and_never_go_backwards(url: str) -
     assert nothing_left is None
     assert third[0].delivery_status == "undelivered" and third[0].delivery_error == "[30003] Unreachable"
     assert [s for _, s, _ in events] == ["sent", "delivery:delivered", "delivery:sent", "delivery:undelivered"]
+    assert third[1] == [("sent", None, None), ("undelivered", "30003", "Unreachable")]
     assert isinstance(retry, SendRecord)  # an undelivered message may be retried
 
 

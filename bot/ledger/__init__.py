@@ -5,6 +5,7 @@ hold the per-user rate limit and the retry claims, so both hold across replicas.
 """
 
 from bot.ledger._records import NewSend, RateLimited, Report, SendRecord, SendStatus
+from bot.ledger._replies import ReplyState
 from bot.ledger._store import Ledger
 
-__all__ = ["Ledger", "NewSend", "RateLimited", "Report", "SendRecord", "SendStatus"]
+__all__ = ["Ledger", "NewSend", "RateLimited", "ReplyState", "Report", "SendRecord", "SendStatus"]

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger._records import RETRYABLE, NewSend, RateLimited, Report, SendRecord, SendStatus
+from bot.ledger._replies import RepliesMixin
 from bot.ledger._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -36,16 +37,17 @@ RESTARTED_WHILE = "the bot restarted while sending"
 DEAD_AFTER_SECONDS = 20.0  # a process silent this long is presumed gone
 WINDOW = timedelta(seconds=60)
 UNDELIVERED = ("failed", "undelivered")
-# Later statuses outrank earlier ones: a delivered message never goes back to sent.
+# Later statuses outrank earlier ones: a delivered message never goes back to sent, and a failure
+# reported after delivered or read is a regression, ignored.
 STATUS_RANK = {
     "queued": 1,
     "accepted": 1,
     "sending": 2,
     "sent": 3,
-    "delivered": 4,
-    "read": 5,
-    "failed": 6,
-    "undelivered": 6,
+    "failed": 4,
+    "undelivered": 4,
+    "delivered": 5,
+    "read": 6,
 }
 
 
@@ -84,7 +86,7 @@ def _record(row: Any) -> SendRecord:
     )
 
 
-class Ledger:
+class Ledger(RepliesMixin):
     def __init__(self, engine: AsyncEngine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
         self.dead_after = dead_after

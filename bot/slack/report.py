@@ -1,8 +1,10 @@
-"""Reporting a send into Slack: a top-level message, then one thread reply per recipient.
+"""Reporting a send into Slack: a top-level summary, then one outcome reply in its thread.
 
-When the bot cannot post in the conversation (a private channel or DM it is not in), the send still
-happens and the outcomes go to the person privately, through the command's `response_url` or as a
-direct message, with a hint to invite the bot.
+The reply lists every recipient's outcome and is edited in place as outcomes arrive
+(`bot.slack.outcome_reply`). Every call is paced within Slack's limits (`bot.slack.outbox`): a rate
+limit is waited out, never a reason to report privately. Only when the bot cannot post in the
+conversation (a private channel or DM it is not in) do the outcomes go to the person privately,
+through the command's `response_url` or as a direct message, with a hint to invite the bot.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
-from bot.ledger import Report
+from bot.ledger import Ledger, Report
 from bot.slack.messages import outcome_blocks, outcome_text, parent_blocks, summary_text
+from bot.slack.outcome_reply import Replies, render
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,13 @@ class SlackThreadReporter:
         bot_user_id: str | None = None,
         summary: bool = True,
         prefix: str = "",
+        send_ids: tuple[str, ...] = (),
+        replies: Replies | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         """`summary` False skips the top-level summary (a retry reports in the existing thread);
-        `prefix` starts every outcome line (e.g. who pressed Retry)."""
+        `prefix` starts every outcome line (e.g. who pressed Retry). With `send_ids` (in recipient
+        order) and `replies`, the outcomes go in one reply kept up to date from the ledger."""
         self._client = client
         self._channel = channel_id
         self._sender = sender_id
@@ -77,6 +84,10 @@ class SlackThreadReporter:
         self._pending: list[tuple[str, str | None, Outcome]] = []
         self._summary_enabled = summary
         self._prefix = prefix
+        self._send_ids = send_ids
+        self._replies = replies
+        self._ledger = ledger
+        self._managed = False
         self.parent_ts: str | None = None
 
     def location(self) -> Report | None:
@@ -109,11 +120,20 @@ class SlackThreadReporter:
         self.parent_ts = str(response["ts"])
         if self._thread_ts is None:
             self._thread_ts = self.parent_ts
+        if self._replies is not None and self._ledger is not None and self._send_ids:
+            try:
+                await self._ledger.open_reply(self._channel, self.parent_ts, self._thread_ts, self._send_ids)
+                self._managed = True
+            except Exception:
+                log.exception("could not note the send's reply in the ledger; outcomes are posted one by one")
 
     async def finished(
         self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome, send_id: str | None = None
     ) -> None:
         line = self._prefix + outcome_text(recipient, payload, outcome)
+        if self._managed and self._replies is not None and self.parent_ts is not None:
+            await self._replies.show(self._channel, self.parent_ts)
+            return
         if not self._fallback:
             try:
                 await self._client.chat_postMessage(
@@ -140,6 +160,20 @@ class SlackThreadReporter:
             else ""
         )
         head = self._summary if self._fallback else "I could not post these outcomes in the thread:"
+        if self._ledger is not None and len(self._send_ids) > 1:
+            # Several recipients: the same rendering as the thread reply, within Slack's block limits.
+            records = await self._ledger.sends_in_order(self._send_ids)
+            ids = ",".join(self._send_ids)
+            text, rendered, _, _ = render(
+                records,
+                retry_all=ids if len(ids) < 1900 else None,
+                head=[{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}}],
+                reserve=1 if hint else 0,
+            )
+            if hint:
+                rendered.append({"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]})
+            await self._private("\n".join([head, text, hint]).strip(), rendered)
+            return
         blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}}]
         for line, send_id, outcome in self._pending:
             blocks.extend(
