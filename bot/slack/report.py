@@ -9,6 +9,8 @@ through the command's `response_url` or as a direct message, with a hint to invi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import Any, Protocol
@@ -25,6 +27,8 @@ from bot.slack.messages import outcome_blocks, outcome_text, parent_blocks, summ
 from bot.slack.outcome_reply import Replies, render
 
 log = logging.getLogger(__name__)
+
+GATHER_SECONDS = 0.3  # how long the first outcome of a send waits for the others before it is shown
 
 # Errors that mean "this conversation is closed to the bot", as opposed to Slack being down.
 CANNOT_POST = frozenset(
@@ -88,6 +92,8 @@ class SlackThreadReporter:
         self._replies = replies
         self._ledger = ledger
         self._managed = False
+        self._outstanding = len(send_ids)
+        self._all_in = asyncio.Event()
         self.parent_ts: str | None = None
 
     def location(self) -> Report | None:
@@ -132,6 +138,13 @@ class SlackThreadReporter:
     ) -> None:
         line = self._prefix + outcome_text(recipient, payload, outcome)
         if self._managed and self._replies is not None and self.parent_ts is not None:
+            # Outcomes of one send arrive close together: wait a moment for the rest, so the reply is
+            # usually posted once with all of them rather than posted and then edited.
+            self._outstanding -= 1
+            if self._outstanding <= 0:
+                self._all_in.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_in.wait(), GATHER_SECONDS)
             await self._replies.show(self._channel, self.parent_ts)
             return
         if not self._fallback:
