@@ -329,3 +329,32 @@ def test_conversations_follow_the_latest_thread_and_incoming_ids_count_once(url:
     latest, bridged, unknown, firsts = run(body)
     assert latest == ("C2", "2.2") and bridged == ("twlo", "ck", "+16175550100") and unknown is None
     assert firsts == [True, False]
+
+
+def test_what_a_reply_shows_is_recorded_and_a_gone_process_leaves_it_to_another(url: str) -> None:
+    """The slack_replies table: recipient order, what was shown, and the hand-over after a crash."""
+
+    async def body() -> tuple[Any, ...]:
+        first = await Ledger.open(url, dead_after=0.2)
+        ids = await first.reserve([entry(f"+1617555010{i}") for i in range(3)], user_id="U1", limit_per_minute=None)
+        await first.open_reply("C1", "10.1", "10.1", list(reversed(ids)))
+        await first.open_reply("C1", "10.1", "10.1", ids)  # a second note of the same reply changes nothing
+        order = [r.id for r in await first.sends_in_order((await first.reply_state("C1", "10.1")).send_ids)]  # type: ignore[union-attr]
+        await first.mark_shown("C1", "10.1", reply_ts="10.2", shown={ids[0]: "sent"}, complete=False)
+        mine = await first.unshown_replies()  # its own process is alive: nothing to take over
+        await first.close()  # gone (as after a crash, once its heartbeat is stale)
+        second = await Ledger.open(url, dead_after=0.2)
+        taken = await second.unshown_replies()
+        again = await second.unshown_replies()
+        await second.mark_shown("C1", "10.1", reply_ts="10.2", shown={i: "sent" for i in ids}, complete=True)
+        state = await second.reply_state("C1", "10.1")
+        live = await second.live_instances()
+        await second.close()
+        return ids, order, mine, taken, again, state, live
+
+    ids, order, mine, taken, again, state, live = run(body)
+    assert order == list(reversed(ids))  # the order first noted, whatever order the rows are in
+    assert mine == [] and again == []
+    assert [(t.reply_ts, t.shown) for t in taken] == [("10.2", {ids[0]: "sent"})]
+    assert state is not None and state.complete and state.shown == {i: "sent" for i in ids}
+    assert live == 1
