@@ -20,6 +20,7 @@ from bot.standins.slack import MAX_BLOCKS
 from bot.standins.sociocs import Reply, error_body
 from tests.conftest import BOT_TOKEN, RunningBot, bot_env, new_channel, new_number, posts, start_bot, wait_outcome
 from tests.test_e2e_command import retry_button, sociocs_bodies
+from tests.test_e2e_guardrails import press_retry
 from tests.test_e2e_webhooks import SECRET, incoming, post_webhook, status
 
 ORDER = [":outbox_tray:", ":white_check_mark:", ":eyes:"]  # sent, delivered, read: never backwards
@@ -149,6 +150,34 @@ def test_a_429_is_waited_out_and_the_message_still_lands_in_the_channel(bot: Run
     assert parent.args["channel"] == channel and reply.args["thread_ts"] == parent.response["ts"]
     assert len(slack.ratelimited(channel)) >= 1  # Slack said wait, the bot waited
     assert private(slack, f"limited-{number}") == []  # a rate limit is never a reason to go private
+
+
+def test_retry_all_failed_retries_each_failed_recipient_once_in_the_same_reply(
+    wide: RunningBot, slack: SlackStandin, sociocs: SociocsStandin
+):
+    channel, name = new_channel(), f"retry-all-{new_number()}"
+    numbers = [new_number() for _ in range(50)]
+    failing = numbers[2:]  # 48 failures: more Retry buttons than fit in 50 blocks
+    for n in failing:
+        sociocs.script(n, Reply(400, error_body("Try again later.")))
+    wide.command(f"{', '.join(numbers)} Reopening Monday", channel=channel)
+    reply = wait_reply_listing(slack, channel, numbers)
+    button = retry_button(reply)
+    assert button is not None and str(button["value"]).startswith("all:")
+    assert "Retry all failed (48)" in json.dumps(reply.args["blocks"])
+    press_retry(wide, slack, reply, "U0SENDER", name)
+
+    def all_sent(_: list[SlackCall]) -> SlackCall | None:
+        _, replies = in_channel(slack, channel)
+        return replies[0] if replies and replies[0].args["text"].count("Sent to") == 50 else None
+
+    retried = slack.wait_for(all_sent, 60)
+    assert retried.args["text"].count("<@U0SENDER> retried: :white_check_mark: Sent to") == 48
+    assert retry_button(retried) is None
+    assert all(len(sociocs_bodies(sociocs, n)) == 2 for n in failing)
+    assert all(len(sociocs_bodies(sociocs, n)) == 1 for n in numbers[:2])
+    _, replies = in_channel(slack, channel)
+    assert len(replies) == 1 and slack.ratelimited(channel) == [] and private(slack, name) == []
 
 
 # Edits: coalesced, rendered when sent, never backwards ------------------------------------------------------
