@@ -180,6 +180,19 @@ def test_retry_all_failed_retries_each_failed_recipient_once_in_the_same_reply(
     assert len(replies) == 1 and slack.ratelimited(channel) == [] and private(slack, name) == []
 
 
+def test_a_reply_slack_refuses_is_told_privately_with_every_outcome(bot: RunningBot, slack: SlackStandin):
+    channel, name = new_channel(), f"refused-{new_number()}"
+    numbers = [new_number(), new_number()]
+    slack.hold(channel)  # the reply's post is answered with a server error: it never lands
+    bot.command(f"{', '.join(numbers)} refused reply", channel=channel, response_name=name)
+    slack.wait_for(lambda calls: [c for c in calls if c.method == "held" and c.args.get("channel") == channel])
+    slack.release(channel)
+    (told,) = slack.wait_for(lambda _: private(slack, name))
+    assert "I could not post these outcomes in the thread" in told.args["text"]
+    assert all(f"Sent to {n}" in told.args["text"] for n in numbers)
+    assert in_channel(slack, channel)[1] == []
+
+
 # Edits: coalesced, rendered when sent, never backwards ------------------------------------------------------
 
 

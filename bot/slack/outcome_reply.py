@@ -185,6 +185,8 @@ class Replies:
         self._outbox = outbox
         self._ledger = ledger
         self._posting: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+        # Replies Slack refused to take (not a rate limit: those are waited out), for a private fallback.
+        self.refused: set[tuple[str, str]] = set()
 
     async def show(self, channel_id: str, summary_ts: str) -> bool:
         """Bring the send's reply up to date with the ledger; False when the send has no managed reply."""
@@ -232,6 +234,7 @@ class Replies:
             ts, shown, complete = await paced_call(self._client, "chat.postMessage", state.channel_id, post)
         except SlackApiError as exc:
             log.error("could not post the outcomes in %s: %s", state.channel_id, exc.response.get("error"))
+            self.refused.add((state.channel_id, state.summary_ts))
             return None
         await self._ledger.mark_shown(state.channel_id, state.summary_ts, reply_ts=ts, shown=shown, complete=complete)
         return ts

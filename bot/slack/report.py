@@ -146,6 +146,10 @@ class SlackThreadReporter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._all_in.wait(), GATHER_SECONDS)
             await self._replies.show(self._channel, self.parent_ts)
+            if (self._channel, self.parent_ts) not in self._replies.refused:
+                return
+            # Slack refused the reply itself (not a rate limit): the person is told privately at the end.
+            self._pending.append((line, send_id, outcome))
             return
         if not self._fallback:
             try:
