@@ -298,3 +298,25 @@ def test_an_outcome_recorded_but_not_shown_is_shown_once_after_a_restart(
     assert len([r for r in replies if number in str(r.args["text"])]) == 1
     assert second.logs().count("left unshown") == 1
     assert len(sociocs_bodies(sociocs, number)) == 1
+
+
+def test_a_delivery_status_recorded_but_not_shown_is_shown_after_a_restart(make_bot: Any, slack: SlackStandin):
+    settings = {"LEDGER_RECOVERY_SECONDS": "2", "SOCIOCS_WEBHOOK_SECRET": SECRET}
+    first = make_bot(**settings)
+    channel, number = new_channel(), new_number()
+    first.command(f"{number} delivered during a crash", channel=channel)
+    parent, reply = wait_outcome(slack, number)
+    message_id = reply.args["text"].split("`")[1]
+    slack.hold(channel)  # the summary's edit never reaches Slack before the crash
+    assert post_webhook(first, status(message_id, "delivered")).status_code == 200
+    slack.wait_for(lambda calls: [c for c in calls if c.method == "held" and c.args.get("ts") == parent.response["ts"]])
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+    slack.release(channel)
+
+    second = make_bot(**settings)
+    ts = parent.response["ts"]
+    slack.wait_for(lambda _: f"{number} delivered" in json.dumps(slack.current(channel, ts)), 30)
+    other = new_number()  # later sweeps find nothing more to show
+    second.command(f"{other} after the restart", channel=channel)
+    wait_outcome(slack, other)
+    assert second.logs().count("delivery statuses a stopped process left unshown") == 1

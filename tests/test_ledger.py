@@ -342,17 +342,24 @@ def test_what_a_reply_shows_is_recorded_and_a_gone_process_leaves_it_to_another(
         order = [r.id for r in await first.sends_in_order((await first.reply_state("C1", "10.1")).send_ids)]  # type: ignore[union-attr]
         await first.mark_shown("C1", "10.1", reply_ts="10.2", shown={ids[0]: "sent"}, complete=False)
         mine = await first.unshown_replies()  # its own process is alive: nothing to take over
+        await first.statuses_due("C1", "10.1", True)  # a summary edit due when the process goes
+        mine += await first.unshown_statuses()
         await first.close()  # gone (as after a crash, once its heartbeat is stale)
         second = await Ledger.open(url, dead_after=0.2)
         taken = await second.unshown_replies()
         again = await second.unshown_replies()
+        statuses = await second.unshown_statuses()
+        again += await second.unshown_statuses()
+        await second.statuses_due("C1", "10.1", False)
+        again += await second.unshown_statuses()
         await second.mark_shown("C1", "10.1", reply_ts="10.2", shown={i: "sent" for i in ids}, complete=True)
         state = await second.reply_state("C1", "10.1")
         live = await second.live_instances()
         await second.close()
-        return ids, order, mine, taken, again, state, live
+        return ids, order, mine, taken, again, state, live, statuses
 
-    ids, order, mine, taken, again, state, live = run(body)
+    ids, order, mine, taken, again, state, live, statuses = run(body)
+    assert statuses == [("C1", "10.1")]
     assert order == list(reversed(ids))  # the order first noted, whatever order the rows are in
     assert mine == [] and again == []
     assert [(t.reply_ts, t.shown) for t in taken] == [("10.2", {ids[0]: "sent"})]

@@ -2,8 +2,9 @@
 
 One row per send (one command or form: its summary message), keyed by the summary: the recipients'
 send ids in recipient order, the reply's ts once posted, and what the reply shows (`shown`, send id →
-the status it shows). `complete` is set once every recipient's final outcome is shown. A process that
-dies with a row incomplete leaves it to the recovery sweep of whichever process notices, which claims
+the status it shows). `complete` is set once every recipient's final outcome is shown;
+`statuses_due` while the summary's delivery statuses wait for an edit. A process that dies with a
+row incomplete leaves it to the recovery sweep of whichever process notices, which claims
 it (`owner`) and shows it. A new table: created at start, no schema-version bump needed.
 """
 
@@ -32,6 +33,10 @@ replies = Table(
     Column("shown", Text, nullable=False),  # JSON {send id: status shown}
     Column("complete", Integer, nullable=False),
     Column("owner", String(32)),
+    # Delivery statuses on the summary: 1 while an edit is due, by `statuses_owner`; cleared once
+    # Slack accepted an edit rendered after the last change. A gone owner's due edit is made by another.
+    Column("statuses_due", Integer, nullable=False, server_default="0"),
+    Column("statuses_owner", String(32)),
     Column("updated_at", DateTime(), nullable=False),
 )
 
@@ -160,6 +165,46 @@ class RepliesMixin:
                 )
             if done.rowcount == 1:
                 claimed.append(_state(row))
+        return claimed
+
+    async def statuses_due(self, channel_id: str, summary_ts: str, due: bool) -> None:
+        """Note that the summary's delivery statuses need an edit (True), or that it was made (False)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(replies)
+                .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+                .values(statuses_due=int(due), statuses_owner=self.instance_id, updated_at=_now())
+            )
+
+    async def unshown_statuses(self) -> list[tuple[str, str]]:
+        """Claim the summaries whose status edit a gone process left due: (channel, summary ts)."""
+        cutoff = _now() - timedelta(seconds=self.dead_after)
+        alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(replies.c.channel_id, replies.c.summary_ts, replies.c.statuses_owner).where(
+                        and_(replies.c.statuses_due == 1, replies.c.statuses_owner.not_in(alive))
+                    )
+                )
+            ).all()
+        claimed: list[tuple[str, str]] = []
+        for row in rows:
+            async with self._engine.begin() as conn:
+                done = await conn.execute(
+                    update(replies)
+                    .where(
+                        and_(
+                            replies.c.channel_id == row.channel_id,
+                            replies.c.summary_ts == row.summary_ts,
+                            replies.c.statuses_owner == row.statuses_owner,
+                            replies.c.statuses_due == 1,
+                        )
+                    )
+                    .values(statuses_owner=self.instance_id, updated_at=_now())
+                )
+            if done.rowcount == 1:
+                claimed.append((row.channel_id, row.summary_ts))
         return claimed
 
     async def live_instances(self) -> int:

@@ -91,7 +91,28 @@ async def _refresh_summary(bot: Bot, record: SendRecord) -> None:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
         return summary_text(draft, record.user_id), blocks
 
-    await bot.outbox.edit(channel, summary_ts, render)
+    # Noted as due before the edit and cleared once Slack accepted one rendered after it: a process that
+    # dies in between leaves it to the recovery sweep of another, so the statuses are shown (once).
+    await bot.ledger.statuses_due(channel, summary_ts, True)
+    generation = _status_requests[(channel, summary_ts)] = _status_requests.get((channel, summary_ts), 0) + 1
+
+    async def accepted() -> None:
+        if _status_requests.get((channel, summary_ts)) == generation:
+            _status_requests.pop((channel, summary_ts), None)
+            await bot.ledger.statuses_due(channel, summary_ts, False)
+
+    await bot.outbox.edit(channel, summary_ts, render, accepted)
+
+
+# Status edits asked for per summary, so only the edit rendered after the last one clears "due".
+_status_requests: dict[tuple[str, str], int] = {}
+
+
+async def refresh_summary(bot: Bot, channel: str, summary_ts: str) -> None:
+    """Show a summary's delivery statuses as the ledger has them (the recovery sweep's way in)."""
+    records = await bot.ledger.sends_in_summary(channel, summary_ts)
+    if records:
+        await _refresh_summary(bot, records[0])
 
 
 async def _report_undelivered(bot: Bot, record: SendRecord, status: str, code: str | None, message: str | None) -> None:

@@ -14,6 +14,7 @@ from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber
 from bot.ledger import SendRecord, SendStatus
 from bot.slack.app import Bot
+from bot.slack.conversations import refresh_summary
 from bot.slack.messages import outcome_text
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ async def sweep_forever(bot: Bot) -> None:
             for state in await bot.ledger.unshown_replies():
                 log.warning("showing the outcomes a stopped process left unshown in %s", state.channel_id)
                 await bot.replies.show(state.channel_id, state.summary_ts)
+            for channel, summary_ts in await bot.ledger.unshown_statuses():
+                log.warning("showing the delivery statuses a stopped process left unshown in %s", channel)
+                await refresh_summary(bot, channel, summary_ts)
             bot.live_instances = await bot.ledger.live_instances()
         except Exception:
             log.exception("ledger recovery failed; trying again shortly")

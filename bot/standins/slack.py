@@ -150,7 +150,7 @@ class SlackStandin(LocalServer):
         self._response_uses: dict[str, list[float]] = {}
         # The current text and blocks of every message posted (chat.update edits them): (channel, ts) ->.
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
-        # Thread replies posted into these channels wait until released (a test's way to cut a post off).
+        # Thread replies and edits in these channels wait until released (a test's way to cut one off).
         self.held: dict[str, asyncio.Event] = {}
         self.bot_token = bot_token
         self.app_token = app_token
@@ -186,7 +186,7 @@ class SlackStandin(LocalServer):
         return [c for c in hits if channel is None or c.args.get("channel") == channel]
 
     def hold(self, channel: str) -> None:
-        """Thread replies posted in `channel` wait (unanswered; recorded as method `held`) until `release`."""
+        """Thread replies and edits in `channel` wait (unanswered; recorded as method `held`) until `release`."""
         self.held[channel] = asyncio.Event()
 
     def release(self, channel: str) -> None:
@@ -258,7 +258,7 @@ class SlackStandin(LocalServer):
                 args.update(dict(await request.post()))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
-        replying = method == "chat.postMessage" and args.get("thread_ts")
+        replying = (method == "chat.postMessage" and args.get("thread_ts")) or method == "chat.update"
         held = self.held.get(str(args.get("channel", ""))) if replying else None
         if held is not None:
             self._record(SlackCall("held", args, token))
