@@ -287,7 +287,10 @@ def build_commands(port: int, numbers: list[str], slack_url: str, first: int = 0
                 "token": "bench-verification-token",
                 "team_id": TEAM_ID,
                 "team_domain": "standin",
-                "channel_id": CHANNEL_ID,
+                # A channel per command: the bot paces posts at Slack's one a second per channel, and
+                # this scenario measures throughput across many conversations (the stand-in's limits
+                # are off here; bench/slack_limits.py measures one busy channel under them).
+                "channel_id": f"{CHANNEL_ID}{i}",
                 "channel_name": "general",
                 "user_id": USER_ID,
                 "user_name": "jane.sender",

@@ -223,14 +223,14 @@ def test_an_acknowledged_mention_survives_a_kill_right_after_the_answer(
     settings = {"DATABASE_URL": url, "LEDGER_RECOVERY_SECONDS": "600", "SOCIOCS_TIMEOUT_SECONDS": "30"}
     bot = make_bot(**settings)
     number, user = new_number(), "U0MENTIONKILL"
-    bot.command(f"{number} first message", user=user)
+    bot.command(f"{number} first message", user=user, channel="C0MENTIONKILL")
     parent = slack.wait_for(lambda calls: parents_for(calls, number))[0]
     slack.wait_for(lambda calls: replies_for(calls, number))
     sociocs.script(number, Reply(delay=20))
     answer = bot.event(
         {
             "type": "app_mention",
-            "channel": "C0GENERAL",
+            "channel": "C0MENTIONKILL",
             "user": user,
             "text": "<@U0BOT> See you at 5",
             "ts": f"{time.time():.6f}",

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bot.standins import SlackCall, SlackStandin, SociocsStandin
-from tests.conftest import RunningBot, bot_env, new_number, parents_for, replies_for, settle, start_bot
+from tests.conftest import RunningBot, bot_env, new_channel, new_number, parents_for, replies_for, settle, start_bot
 from tests.test_e2e_command import sociocs_bodies
 from tests.test_e2e_modal import message_shortcut, submission, wait_view
 from tests.test_e2e_webhooks import INBOX, SECRET, incoming, post_webhook, sent_message_id
 
 CHOICE = "This thread has several customers: who should get it?"
+
+
+# Each test's channel of its own: Slack paces posts per channel (about one a second), so a channel
+# shared with other tests would make these wait behind their posts.
+THREADS_CHANNEL = "C0THREADCUSTOMERS"
+
+
+@pytest.fixture(autouse=True)
+def _own_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "THREADS_CHANNEL", new_channel())
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +41,8 @@ def hooked(
     running.stop()
 
 
-def mention(bot: RunningBot, thread: str, text: str, *, user: str = "U0SENDER", channel: str = "C0GENERAL") -> None:
+def mention(bot: RunningBot, thread: str, text: str, *, user: str = "U0SENDER", channel: str | None = None) -> None:
+    channel = channel or THREADS_CHANNEL
     ts = f"{thread}9"
     bot.event(
         {
@@ -109,7 +121,7 @@ def texts_to(sociocs: SociocsStandin, number: str) -> list[str]:
 def two_recipient_thread(bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin) -> tuple[str, str, str]:
     """A send to A and B; A answers in its thread. Returns (A, B, thread)."""
     a, b = new_number(), new_number()
-    bot.command(f"{a}, {b} Class moves online tomorrow")
+    bot.command(f"{a}, {b} Class moves online tomorrow", channel=THREADS_CHANNEL)
     slack.wait_for(lambda calls: replies_for(calls, a) and replies_for(calls, b))
     thread = parents_for(slack.calls, a)[0].response["ts"]
     post_webhook(bot, incoming(a, "Is it online only?", f"IN{a}", name="Ann <b>Lee</b>"))
@@ -128,7 +140,7 @@ def test_a_mention_in_a_two_customer_thread_asks_and_sends_only_to_the_chosen_on
     text = "Yes, online too: bring “your” notes & <laptop> 😀 " + "." * 1400
     mention(hooked, thread, text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
     whisper = choice_for(slack, thread)
-    assert whisper.args["user"] == "U0SENDER" and whisper.args["channel"] == "C0GENERAL"
+    assert whisper.args["user"] == "U0SENDER" and whisper.args["channel"] == THREADS_CHANNEL
     labels = [x["text"]["text"] for x in buttons(whisper)]
     assert len(labels) == 3 and labels[-1] == "Cancel"
     assert a in labels[0] and "Ann" in labels[0] and b in labels[1]
@@ -170,7 +182,7 @@ def test_send_as_sms_from_a_customer_thread_makes_the_thread_ask(
             x for x in replies_for(calls, d) if x.args["thread_ts"] == thread and "Sent to" in x.args["text"]
         ]
     )
-    mention(hooked, thread, "Yes, online too")
+    mention(hooked, thread, "Yes, online too", channel="C0GENERAL")  # where sent_message_id sends
     whisper = choice_for(slack, thread)
     labels = [x["text"]["text"] for x in buttons(whisper)]
     assert c in labels[0] and d in labels[1] and labels[2] == "Cancel"
@@ -209,6 +221,7 @@ def test_pressing_twice_sends_once(hooked: RunningBot, slack: SlackStandin, soci
     slack.wait_for(
         lambda _: answers(slack, f"first-{b}") and answers(slack, f"second-{b}") and answers(slack, f"third-{a}")
     )
+    sociocs.wait_for(lambda _: "Once only" in texts_to(sociocs, b))
     settle(hooked, slack)
     assert texts_to(sociocs, b).count("Once only") == 1 and "Once only" not in texts_to(sociocs, a)
     later = [answers(slack, f"second-{b}")[0].args, answers(slack, f"third-{a}")[0].args]

@@ -378,7 +378,9 @@ def test_a_mention_outside_a_customer_thread_sends_nothing(hooked: RunningBot, s
     )
     (whisper,) = slack.wait_for(
         lambda _: [
-            c for c in slack.calls_to("chat.postEphemeral") if "not a conversation with a customer" in c.args["text"]
+            c
+            for c in slack.calls_to("chat.postEphemeral")
+            if "not a conversation with a customer" in c.args["text"] and c.args.get("thread_ts") == "999.000001"
         ]
     )
     assert whisper.args["user"] == "U0SENDER"

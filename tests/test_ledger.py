@@ -290,10 +290,18 @@ def test_delivery_updates_wait_for_their_send_and_never_go_backwards(url: str) -
             await ledger.record_delivery("SMD1", "sent", error_code=None, error_message=None)  # late and lower
             second = await ledger.claim_deliveries("SMD1")
             nothing_left = await ledger.claim_deliveries("SMD1")
-            await ledger.record_delivery("SMD1", "undelivered", error_code="30003", error_message="Unreachable")
-            third = await ledger.claim_deliveries("SMD1")
+            # A failure after delivered is a regression: recorded, never shown, nothing to retry (issue 10/8c).
+            await ledger.record_delivery("SMD1", "undelivered", error_code="30008", error_message="Late")
+            regression = await ledger.claim_deliveries("SMD1")
+            no_retry = await ledger.claim_retry(send_id, user_id="U2", limit_per_minute=None)
+            (other,) = await ledger.reserve([entry()], user_id="U1", limit_per_minute=None)
+            await ledger.finish(other, SendStatus.SENT, message_id="SMD2", error=None, http_status=None)
+            await ledger.record_delivery("SMD2", "sent", error_code=None, error_message=None)
+            await ledger.record_delivery("SMD2", "undelivered", error_code="30003", error_message="Unreachable")
+            third = await ledger.claim_deliveries("SMD2")
             events = await ledger.status_events(send_id)
-            retry = await ledger.claim_retry(send_id, user_id="U2", limit_per_minute=None)
+            retry = await ledger.claim_retry(other, user_id="U2", limit_per_minute=None)
+            assert regression is not None and regression[0].delivery_status == "delivered" and no_retry is None
             return early, duplicate, before_send, first, second, nothing_left, third, events, retry
         finally:
             await ledger.close()
@@ -305,6 +313,7 @@ def test_delivery_updates_wait_for_their_send_and_never_go_backwards(url: str) -
     assert nothing_left is None
     assert third[0].delivery_status == "undelivered" and third[0].delivery_error == "[30003] Unreachable"
     assert [s for _, s, _ in events] == ["sent", "delivery:delivered", "delivery:sent", "delivery:undelivered"]
+    assert third[1] == [("sent", None, None), ("undelivered", "30003", "Unreachable")]
     assert isinstance(retry, SendRecord)  # an undelivered message may be retried
 
 
@@ -326,3 +335,39 @@ def test_conversations_follow_the_latest_thread_and_incoming_ids_count_once(url:
     latest, bridged, unknown, firsts = run(body)
     assert latest == ("C2", "2.2") and bridged == [ThreadCustomer("twlo", "ck", "+16175550100")] and unknown == []
     assert firsts == [True, False]
+
+
+def test_what_a_reply_shows_is_recorded_and_a_gone_process_leaves_it_to_another(url: str) -> None:
+    """The slack_replies table: recipient order, what was shown, and the hand-over after a crash."""
+
+    async def body() -> tuple[Any, ...]:
+        first = await Ledger.open(url, dead_after=0.2)
+        ids = await first.reserve([entry(f"+1617555010{i}") for i in range(3)], user_id="U1", limit_per_minute=None)
+        await first.open_reply("C1", "10.1", "10.1", list(reversed(ids)))
+        await first.open_reply("C1", "10.1", "10.1", ids)  # a second note of the same reply changes nothing
+        order = [r.id for r in await first.sends_in_order((await first.reply_state("C1", "10.1")).send_ids)]  # type: ignore[union-attr]
+        await first.mark_shown("C1", "10.1", reply_ts="10.2", shown={ids[0]: "sent"}, complete=False)
+        mine = await first.unshown_replies()  # its own process is alive: nothing to take over
+        await first.statuses_due("C1", "10.1", True)  # a summary edit due when the process goes
+        mine += await first.unshown_statuses()
+        await first.close()  # gone (as after a crash, once its heartbeat is stale)
+        second = await Ledger.open(url, dead_after=0.2)
+        taken = await second.unshown_replies()
+        again = await second.unshown_replies()
+        statuses = await second.unshown_statuses()
+        again += await second.unshown_statuses()
+        await second.statuses_due("C1", "10.1", False)
+        again += await second.unshown_statuses()
+        await second.mark_shown("C1", "10.1", reply_ts="10.2", shown={i: "sent" for i in ids}, complete=True)
+        state = await second.reply_state("C1", "10.1")
+        live = await second.live_instances()
+        await second.close()
+        return ids, order, mine, taken, again, state, live, statuses
+
+    ids, order, mine, taken, again, state, live, statuses = run(body)
+    assert statuses == [("C1", "10.1")]
+    assert order == list(reversed(ids))  # the order first noted, whatever order the rows are in
+    assert mine == [] and again == []
+    assert [(t.reply_ts, t.shown) for t in taken] == [("10.2", {ids[0]: "sent"})]
+    assert state is not None and state.complete and state.shown == {i: "sent" for i in ids}
+    assert live == 1

@@ -5,6 +5,7 @@ hold the per-user rate limit and the retry claims, so both hold across replicas.
 """
 
 from bot.ledger._records import NewSend, PendingMention, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
+from bot.ledger._replies import ReplyState
 from bot.ledger._store import Ledger
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "NewSend",
     "PendingMention",
     "RateLimited",
+    "ReplyState",
     "Report",
     "SendRecord",
     "SendStatus",

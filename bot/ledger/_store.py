@@ -51,6 +51,7 @@ from bot.ledger._records import (
     SendStatus,
     ThreadCustomer,
 )
+from bot.ledger._replies import RepliesMixin
 from bot.ledger._schema import (
     MIGRATIONS,
     READS_OPTION,
@@ -78,16 +79,17 @@ DEAD_AFTER_SECONDS = 20.0  # a process silent this long is presumed gone
 WINDOW = timedelta(seconds=60)
 SEEN_FOR = timedelta(hours=1)  # Slack retries an event for minutes; a signature is valid for 5
 UNDELIVERED = ("failed", "undelivered")
-# Later statuses outrank earlier ones: a delivered message never goes back to sent.
+# Later statuses outrank earlier ones: a delivered message never goes back to sent, and a failure
+# reported after delivered or read is a regression, ignored.
 STATUS_RANK = {
     "queued": 1,
     "accepted": 1,
     "sending": 2,
     "sent": 3,
-    "delivered": 4,
-    "read": 5,
-    "failed": 6,
-    "undelivered": 6,
+    "failed": 4,
+    "undelivered": 4,
+    "delivered": 5,
+    "read": 6,
 }
 
 
@@ -227,7 +229,7 @@ def _record(row: Any) -> SendRecord:
     )
 
 
-class Ledger:
+class Ledger(RepliesMixin):
     def __init__(self, engine: AsyncEngine, writer: Engine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
         self._reads = engine.execution_options(**{READS_OPTION: True})

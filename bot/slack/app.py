@@ -13,11 +13,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from bot.config import Settings
 from bot.domain.draft import Draft, DraftError, RawDraft, make_draft
@@ -27,6 +23,8 @@ from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
+from bot.slack.outbox import Outbox, PacedWebClient
+from bot.slack.outcome_reply import Replies
 from bot.slack.report import PrivateSink, SlackThreadReporter
 from bot.slack.text import shown
 from bot.sociocs import SociocsClient
@@ -41,12 +39,15 @@ class Bot:
 
     settings: Settings
     app: AsyncApp
-    client: AsyncWebClient
+    client: PacedWebClient
     sociocs: SociocsClient | None
     service: SendService
     background: Background
     names: NameResolver
+    outbox: Outbox
+    replies: Replies
     bot_user_id: str | None = None
+    live_instances: int = 1  # bot processes sharing Slack's rate limits (refreshed by the recovery sweep)
 
     @property
     def ledger(self) -> Ledger:
@@ -79,6 +80,8 @@ class Bot:
             dry_run=self.service.dry_run,
             thread_ts=thread_ts,
             bot_user_id=self.bot_user_id,
+            replies=self.replies,
+            ledger=self.ledger,
             **kw,
         )
 
@@ -87,13 +90,20 @@ class Bot:
     ) -> None:
         """Send an accepted draft and report it in `channel_id` (in `thread_ts` when given)."""
         reporter = self.reporter(
-            channel_id=channel_id, sender_id=accepted.requester.user_id, private=private, thread_ts=thread_ts
+            channel_id=channel_id,
+            sender_id=accepted.requester.user_id,
+            private=private,
+            thread_ts=thread_ts,
+            send_ids=accepted.send_ids,
         )
         await self.service.send(accepted, reporter)
 
     async def post_outcome(self, record: SendRecord, line: str, outcome: Outcome, what: str) -> None:
-        """An outcome line about a recorded send, with its Retry button, in the send's thread."""
+        """An outcome about a recorded send in the send's thread: its outcome reply brought up to date
+        from the ledger, or (a send reported before replies were kept) a reply of its own."""
         if not record.channel_id:
+            return
+        if record.summary_ts and await self.replies.show(record.channel_id, record.summary_ts):
             return
         try:
             await self.client.chat_postMessage(
@@ -142,7 +152,7 @@ def seed_authorization(bot: Bot, auth_test: Any) -> None:
     bot.bot_user_id = bot.bot_user_id or auth_test.get("user_id")
 
 
-def _usergroup_members(client: AsyncWebClient) -> Callable[[str], Awaitable[frozenset[str]]]:
+def _usergroup_members(client: PacedWebClient) -> Callable[[str], Awaitable[frozenset[str]]]:
     async def members(group: str) -> frozenset[str]:
         response = await client.usergroups_users_list(usergroup=group)
         return frozenset(response.get("users") or [])
@@ -170,13 +180,15 @@ async def build_bot(
     from bot.slack.listeners import register_all
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "xoxb-console"
-    client = AsyncWebClient(
+    # No rate-limit retry handler: the paced client waits out 429s itself, so retries do not double up.
+    client = PacedWebClient(
         token=token,
         base_url=settings.slack_api_url,
         session=aiohttp.ClientSession(),
-        retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[AsyncConnectionErrorRetryHandler()],
     )
     ledger = await Ledger.open(settings.database_url, dead_after=settings.ledger_recovery_seconds, serving=not console)
+    outbox = Outbox(client)
     sociocs: SociocsClient | None = None
     if not settings.dry_run and settings.sociocs_api_key is not None:
         sociocs = SociocsClient(
@@ -216,7 +228,10 @@ async def build_bot(
         ),
         background=Background(),
         names=NameResolver(client),
+        outbox=outbox,
+        replies=Replies(client, outbox, ledger),
     )
+    client.share = lambda: bot.live_instances
     register_all(bot)
 
     async def after_sent(message_id: str) -> None:

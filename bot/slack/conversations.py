@@ -55,34 +55,64 @@ async def apply_deliveries(bot: Bot, message_id: str) -> None:
         return
     record, updates = claimed
     await _refresh_summary(bot, record)
+    if record.delivery_status not in UNDELIVERED or not record.channel_id:
+        return  # a failure after delivered or read is a regression: ignored, never shown
+    if record.summary_ts and await bot.replies.show(record.channel_id, record.summary_ts):
+        return  # the send's outcome reply shows the failure, with Retry
     for status, code, message in updates:
-        if status in UNDELIVERED and record.delivery_status in UNDELIVERED and record.channel_id:
+        if status in UNDELIVERED:
             await _report_undelivered(bot, record, status, code, message)
 
 
 async def _refresh_summary(bot: Bot, record: SendRecord) -> None:
-    if not record.channel_id or not record.summary_ts:
+    """Edit the summary to the delivery statuses in the ledger, rendered when the edit is made.
+
+    The outbox keeps at most one edit per message pending, so a burst of status updates becomes a
+    few edits, each showing the latest statuses (which never go backwards in the ledger).
+    """
+    channel, summary_ts = record.channel_id, record.summary_ts
+    if not channel or not summary_ts:
         return
-    records = await bot.ledger.sends_in_summary(record.channel_id, record.summary_ts)
-    first = draft_from_record(records[0] if records else record)
-    draft = Draft(
-        provider=first.provider,
-        recipients=tuple(PhoneNumber(r.recipient, None) for r in records) or first.recipients,
-        text=first.text,
-        name=first.name,
-        image_urls=first.image_urls,
-        file_url=first.file_url,
-    )
-    blocks = parent_blocks(draft, record.user_id, dry_run=False)
-    line = delivery_line(records)
-    if line:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
-    try:
-        await bot.client.chat_update(
-            channel=record.channel_id, ts=record.summary_ts, text=summary_text(draft, record.user_id), blocks=blocks
+
+    async def render() -> tuple[str, list[dict[str, Any]]]:
+        records = await bot.ledger.sends_in_summary(channel, summary_ts)
+        first = draft_from_record(records[0] if records else record)
+        draft = Draft(
+            provider=first.provider,
+            recipients=tuple(PhoneNumber(r.recipient, None) for r in records) or first.recipients,
+            text=first.text,
+            name=first.name,
+            image_urls=first.image_urls,
+            file_url=first.file_url,
         )
-    except SlackApiError as exc:
-        log.warning("could not update the summary of %s: %s", record.id, exc.response.get("error"))
+        blocks = parent_blocks(draft, record.user_id, dry_run=False)
+        line = delivery_line(records)
+        if line:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+        return summary_text(draft, record.user_id), blocks
+
+    # Noted as due before the edit and cleared once Slack accepted one rendered after it: a process that
+    # dies in between leaves it to the recovery sweep of another, so the statuses are shown (once).
+    await bot.ledger.statuses_due(channel, summary_ts, True)
+    generation = _status_requests[(channel, summary_ts)] = _status_requests.get((channel, summary_ts), 0) + 1
+
+    async def accepted() -> None:
+        if _status_requests.get((channel, summary_ts)) == generation:
+            _status_requests.pop((channel, summary_ts), None)
+            await bot.ledger.statuses_due(channel, summary_ts, False)
+
+    await bot.outbox.edit(channel, summary_ts, render, accepted)
+
+
+# Status edits asked for per summary, so only the edit rendered after the last one clears "due".
+_status_requests: dict[tuple[str, str], int] = {}
+
+
+async def refresh_summary(bot: Bot, channel: str, summary_ts: str) -> None:
+    """Show a summary's delivery statuses as the ledger has them (the recovery sweep's way in)."""
+    records = await bot.ledger.sends_in_summary(channel, summary_ts)
+    if records:
+        await _refresh_summary(bot, records[0])
 
 
 async def _report_undelivered(bot: Bot, record: SendRecord, status: str, code: str | None, message: str | None) -> None:

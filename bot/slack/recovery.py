@@ -1,4 +1,9 @@
-"""Sends the ledger recovered from a process that stopped mid-way, reported in their threads."""
+"""Sends the ledger recovered from a process that stopped mid-way, reported in their threads.
+
+A recovered send's outcome reply is brought up to date from the ledger (posted if it never was, else
+edited), and so is every reply a gone process left not fully shown: what was not yet shown is shown,
+and nothing twice.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber
 from bot.ledger import SendRecord, SendStatus
 from bot.slack.app import Bot
+from bot.slack.conversations import refresh_summary
 from bot.slack.messages import outcome_text
 
 log = logging.getLogger(__name__)
@@ -21,7 +27,16 @@ def recovered_outcome(record: SendRecord) -> Outcome:
 
 
 async def report_recovered(bot: Bot, records: list[SendRecord]) -> None:
+    shown: set[tuple[str, str]] = set()
     for record in records:
+        if record.channel_id and record.summary_ts:
+            key = (record.channel_id, record.summary_ts)
+            if key in shown:
+                continue  # one update of the reply covers all its recovered sends
+            log.warning("recovered send %s as %s", record.id, record.status.value)
+            if await bot.replies.show(*key):
+                shown.add(key)
+                continue
         outcome = recovered_outcome(record)
         line = outcome_text(PhoneNumber(record.recipient, None), None, outcome)
         log.warning("recovered send %s as %s", record.id, record.status.value)
@@ -29,10 +44,18 @@ async def report_recovered(bot: Bot, records: list[SendRecord]) -> None:
 
 
 async def sweep_forever(bot: Bot) -> None:
-    """At start and every few seconds: recover sends whose process is gone, and report them."""
+    """At start and every few seconds: recover sends whose process is gone, and report them; show the
+    outcome replies gone processes left unfinished; count the live processes sharing Slack's limits."""
     while True:
         try:
             await report_recovered(bot, await bot.ledger.recover())
+            for state in await bot.ledger.unshown_replies():
+                log.warning("showing the outcomes a stopped process left unshown in %s", state.channel_id)
+                await bot.replies.show(state.channel_id, state.summary_ts)
+            for channel, summary_ts in await bot.ledger.unshown_statuses():
+                log.warning("showing the delivery statuses a stopped process left unshown in %s", channel)
+                await refresh_summary(bot, channel, summary_ts)
+            bot.live_instances = await bot.ledger.live_instances()
         except Exception:
             log.exception("ledger recovery failed; trying again shortly")
         await asyncio.sleep(bot.ledger.dead_after / 2)

@@ -1,12 +1,16 @@
-"""Reporting a send into Slack: a top-level message, then one thread reply per recipient.
+"""Reporting a send into Slack: a top-level summary, then one outcome reply in its thread.
 
-When the bot cannot post in the conversation (a private channel or DM it is not in), the send still
-happens and the outcomes go to the person privately, through the command's `response_url` or as a
-direct message, with a hint to invite the bot.
+The reply lists every recipient's outcome and is edited in place as outcomes arrive
+(`bot.slack.outcome_reply`). Every call is paced within Slack's limits (`bot.slack.outbox`): a rate
+limit is waited out, never a reason to report privately. Only when the bot cannot post in the
+conversation (a private channel or DM it is not in) do the outcomes go to the person privately,
+through the command's `response_url` or as a direct message, with a hint to invite the bot.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import Any, Protocol
@@ -18,10 +22,13 @@ from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
-from bot.ledger import Report
+from bot.ledger import Ledger, Report
 from bot.slack.messages import outcome_blocks, outcome_text, parent_blocks, summary_text
+from bot.slack.outcome_reply import Replies, render
 
 log = logging.getLogger(__name__)
+
+GATHER_SECONDS = 0.3  # how long the first outcome of a send waits for the others before it is shown
 
 # Errors that mean "this conversation is closed to the bot", as opposed to Slack being down.
 CANNOT_POST = frozenset(
@@ -62,9 +69,13 @@ class SlackThreadReporter:
         bot_user_id: str | None = None,
         summary: bool = True,
         prefix: str = "",
+        send_ids: tuple[str, ...] = (),
+        replies: Replies | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         """`summary` False skips the top-level summary (a retry reports in the existing thread);
-        `prefix` starts every outcome line (e.g. who pressed Retry)."""
+        `prefix` starts every outcome line (e.g. who pressed Retry). With `send_ids` (in recipient
+        order) and `replies`, the outcomes go in one reply kept up to date from the ledger."""
         self._client = client
         self._channel = channel_id
         self._sender = sender_id
@@ -77,6 +88,12 @@ class SlackThreadReporter:
         self._pending: list[tuple[str, str | None, Outcome]] = []
         self._summary_enabled = summary
         self._prefix = prefix
+        self._send_ids = send_ids
+        self._replies = replies
+        self._ledger = ledger
+        self._managed = False
+        self._outstanding = len(send_ids)
+        self._all_in = asyncio.Event()
         self.parent_ts: str | None = None
 
     def location(self) -> Report | None:
@@ -109,11 +126,31 @@ class SlackThreadReporter:
         self.parent_ts = str(response["ts"])
         if self._thread_ts is None:
             self._thread_ts = self.parent_ts
+        if self._replies is not None and self._ledger is not None and self._send_ids:
+            try:
+                await self._ledger.open_reply(self._channel, self.parent_ts, self._thread_ts, self._send_ids)
+                self._managed = True
+            except Exception:
+                log.exception("could not note the send's reply in the ledger; outcomes are posted one by one")
 
     async def finished(
         self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome, send_id: str | None = None
     ) -> None:
         line = self._prefix + outcome_text(recipient, payload, outcome)
+        if self._managed and self._replies is not None and self.parent_ts is not None:
+            # Outcomes of one send arrive close together: wait a moment for the rest, so the reply is
+            # usually posted once with all of them rather than posted and then edited.
+            self._outstanding -= 1
+            if self._outstanding <= 0:
+                self._all_in.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_in.wait(), GATHER_SECONDS)
+            await self._replies.show(self._channel, self.parent_ts)
+            if (self._channel, self.parent_ts) not in self._replies.refused:
+                return
+            # Slack refused the reply itself (not a rate limit): the person is told privately at the end.
+            self._pending.append((line, send_id, outcome))
+            return
         if not self._fallback:
             try:
                 await self._client.chat_postMessage(
@@ -140,6 +177,20 @@ class SlackThreadReporter:
             else ""
         )
         head = self._summary if self._fallback else "I could not post these outcomes in the thread:"
+        if self._ledger is not None and len(self._send_ids) > 1:
+            # Several recipients: the same rendering as the thread reply, within Slack's block limits.
+            records = await self._ledger.sends_in_order(self._send_ids)
+            ids = ",".join(self._send_ids)
+            text, rendered, _, _ = render(
+                records,
+                retry_all=ids if len(ids) < 1900 else None,
+                head=[{"type": "section", "text": {"type": "mrkdwn", "text": head[:2900], "verbatim": True}}],
+                reserve=1 if hint else 0,
+            )
+            if hint:
+                rendered.append({"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]})
+            await self._private("\n".join([head, text, hint]).strip(), rendered)
+            return
         blocks: list[dict[str, Any]] = [
             {"type": "section", "text": {"type": "mrkdwn", "text": head[:2900], "verbatim": True}}
         ]

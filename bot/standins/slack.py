@@ -1,11 +1,34 @@
-"""A Slack Web API stand-in: the methods the bot calls, with Slack's token checks and error shapes."""
+"""A Slack Web API stand-in: the methods the bot calls, with Slack's token checks, error shapes and limits.
+
+Slack's documented limits are enforced by default, so every test and the console run under real
+conditions (https://api.slack.com/docs/rate-limits, https://docs.slack.dev/apis/web-api/rate-limits):
+
+- Web API methods are limited "per API method per app per workspace" by tier: Tier 1 "1+ per minute",
+  Tier 2 "20+ per minute", Tier 3 "50+ per minute" ("sporadic bursts are welcome"), Tier 4 "100+ per
+  minute" ("generous burst behavior"). Each method's tier is the one on its reference page
+  (chat.update Tier 3; chat.postEphemeral, views.open/update/push, users.info Tier 4; conversations.info
+  Tier 3; usergroups.users.list Tier 2; auth.test Special, treated as Tier 4).
+- chat.postMessage is Special tier: "generally allows posting one message per second per channel",
+  "short bursts >1 allowed": modelled as a burst of 3, then one a second per channel.
+- Over a limit Slack answers HTTP 429 with a `Retry-After` header (seconds) and
+  `{"ok": false, "error": "ratelimited"}`; the stand-in does the same and counts each one.
+- A message holds at most 50 blocks, and a section's text at most 3,000 characters
+  (Block Kit reference); more is refused with `invalid_blocks`.
+- A `response_url` "can be used up to 5 times within 30 minutes" (slash commands, "Delayed responses
+  and multiple responses"); a sixth use is refused with 404 `used_url`.
+
+`SlackStandin(limits=False)` turns the rate limits off: only for a test or benchmark that needs it
+and says why. Block and response_url limits always apply.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import math
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +101,69 @@ def mention_refusal(method: str, args: dict[str, Any]) -> dict[str, Any] | None:
     return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": ["could mention: " + unsafe[0]]}}
 
 
+# Requests per minute per workspace, by method (Slack's tiers); chat.postMessage is paced per channel.
+TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
+METHOD_TIER = {
+    "chat.update": 3,
+    "chat.delete": 3,
+    "chat.postEphemeral": 4,
+    "views.open": 4,
+    "views.update": 4,
+    "views.push": 4,
+    "users.info": 4,
+    "conversations.info": 3,
+    "usergroups.users.list": 2,
+    "auth.test": 4,
+    "apps.connections.open": 1,
+}
+POST_BURST = 3  # chat.postMessage per channel: a short burst, then
+POST_PER_SECOND = 1.0  # one a second
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+RESPONSE_URL_USES = 5
+RESPONSE_URL_WINDOW = 30 * 60.0
+
+
+class TokenBucket:
+    """`capacity` requests at once, refilled at `rate` a second (time.monotonic)."""
+
+    def __init__(self, capacity: float, rate: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = capacity
+        self.stamp = time.monotonic()
+
+    def take(self) -> float:
+        """0 when a request may go now (and counts it), else the seconds until one may."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+def block_problem(blocks: Any) -> str | None:
+    """Why Slack would refuse these message blocks (50 blocks, 3,000 characters of section text), or None."""
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except json.JSONDecodeError:
+            return "invalid_blocks_format"
+    if not blocks:
+        return None
+    if not isinstance(blocks, list):
+        return "invalid_blocks_format"
+    if len(blocks) > MAX_BLOCKS:
+        return "invalid_blocks"
+    for block in blocks:
+        text = (block.get("text") or {}).get("text") if isinstance(block, dict) else None
+        if isinstance(text, str) and len(text) > MAX_SECTION_TEXT:
+            return "invalid_blocks"
+    return None
+
+
 @dataclass
 class SlackWorkspace:
     """The little world the stand-in answers about."""
@@ -101,8 +187,20 @@ class SlackStandin(LocalServer):
         app_token: str | None = None,
         workspace: SlackWorkspace | None = None,
         on_call: Callable[[SlackCall], None] | None = None,
+        *,
+        limits: bool = True,
     ) -> None:
+        """`limits` False turns the rate limits off (a test or benchmark that needs it says why)."""
         super().__init__()
+        self.limits = limits
+        self._buckets: dict[str, TokenBucket] = {}
+        self._limit_lock = threading.Lock()
+        self._ratelimited: list[SlackCall] = []
+        self._response_uses: dict[str, list[float]] = {}
+        # The current text and blocks of every message posted (chat.update edits them): (channel, ts) ->.
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        # Thread replies and edits in these channels wait until released (a test's way to cut one off).
+        self.held: dict[str, asyncio.Event] = {}
         self.bot_token = bot_token
         self.app_token = app_token
         self.workspace = workspace or SlackWorkspace()
@@ -130,6 +228,46 @@ class SlackStandin(LocalServer):
     def calls_to(self, method: str) -> list[SlackCall]:
         return [c for c in self.calls if c.method == method]
 
+    def ratelimited(self, channel: str | None = None) -> list[SlackCall]:
+        """The requests answered 429 (not in `calls`), optionally only those for one channel."""
+        with self._limit_lock:
+            hits = list(self._ratelimited)
+        return [c for c in hits if channel is None or c.args.get("channel") == channel]
+
+    def hold(self, channel: str) -> None:
+        """Thread replies and edits in `channel` wait (unanswered; recorded as method `held`) until `release`."""
+        self.held[channel] = asyncio.Event()
+
+    def release(self, channel: str) -> None:
+        """Answer the held posts with a server error (they never landed) and stop holding."""
+        event = self.held.pop(channel, None)
+        if event is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(event.set)
+
+    def current(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """A posted message as it reads now (text and blocks after every chat.update)."""
+        with self._limit_lock:
+            message = self.messages.get((channel, ts))
+            return dict(message) if message else None
+
+    def _limited(self, method: str, args: dict[str, Any]) -> float:
+        """0 when the call is within Slack's rate limits (and counts it), else the Retry-After seconds."""
+        if not self.limits:
+            return 0.0
+        if method == "chat.postMessage":
+            key = "post:" + str(args.get("channel", ""))
+            capacity, rate = float(POST_BURST), POST_PER_SECOND
+        elif method in METHOD_TIER:
+            per_minute = TIER_PER_MINUTE[METHOD_TIER[method]]
+            key, capacity, rate = "tier:" + method, float(per_minute), per_minute / 60.0
+        else:
+            return 0.0
+        with self._limit_lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(capacity, rate)
+            return bucket.take()
+
     # Handlers ----------------------------------------------------------------------------------------
 
     def _remember(self, call: SlackCall) -> None:
@@ -142,8 +280,19 @@ class SlackStandin(LocalServer):
             body = await request.json()
         except json.JSONDecodeError:
             return web.Response(status=400, text="invalid_payload")
+        name = request.match_info["name"]
+        now = time.monotonic()
+        with self._limit_lock:
+            uses = [t for t in self._response_uses.get(name, []) if now - t < RESPONSE_URL_WINDOW]
+            if len(uses) >= RESPONSE_URL_USES:
+                return web.json_response({"ok": False, "error": "used_url"}, status=404)
+            uses.append(now)
+            self._response_uses[name] = uses
+        problem = block_problem(body.get("blocks")) if isinstance(body, dict) else None
+        if problem:
+            return web.json_response({"ok": False, "error": problem}, status=400)
         unsafe = mention_refusal("response_url", body) if isinstance(body, dict) else None
-        self._remember(SlackCall("response_url", body, None, request.match_info["name"], response=unsafe or {}))
+        self._remember(SlackCall("response_url", body, None, name, response=unsafe or {}))
         if unsafe is not None:
             return web.Response(status=400, text="invalid_blocks")
         return web.Response(text="ok")
@@ -161,6 +310,19 @@ class SlackStandin(LocalServer):
                 args.update(dict(await request.post()))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
+        replying = (method == "chat.postMessage" and args.get("thread_ts")) or method == "chat.update"
+        held = self.held.get(str(args.get("channel", ""))) if replying else None
+        if held is not None:
+            self._record(SlackCall("held", args, token))
+            await held.wait()
+            return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
+        wait = self._limited(method, args) if token == self.bot_token else 0.0
+        if wait > 0:
+            with self._limit_lock:
+                self._ratelimited.append(SlackCall(method, args, token))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(max(1, math.ceil(wait)))}
+            )
         result = self._answer(method, args, token)
         self._remember(SlackCall(method, args, token, response=result))
         return web.json_response(result)
@@ -238,13 +400,25 @@ class SlackStandin(LocalServer):
             return {"ok": False, "error": self.workspace.closed_channels[channel]}
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        problem = block_problem(args.get("blocks"))
+        if problem:
+            return {"ok": False, "error": problem}
         ts = self._next_ts()
+        with self._limit_lock:
+            self.messages[(channel, ts)] = {"text": args.get("text"), "blocks": args.get("blocks")}
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text"), "ts": ts}}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        problem = block_problem(args.get("blocks"))
+        if problem:
+            return {"ok": False, "error": problem}
+        with self._limit_lock:
+            key = (str(args.get("channel")), str(args.get("ts")))
+            if key in self.messages:
+                self.messages[key] = {"text": args.get("text"), "blocks": args.get("blocks")}
         return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
 
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -263,6 +437,8 @@ class SlackStandin(LocalServer):
     def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))
         name = self.workspace.channels.get(channel)
+        if name is None and channel.startswith("C") and channel not in self.workspace.closed_channels:
+            name = channel.lower()  # any C… id is a public channel the bot can post in
         if name is None:
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "channel": {"id": channel, "name": name}}

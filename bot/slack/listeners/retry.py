@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -9,9 +10,11 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.draft import DraftError, Problem
-from bot.sending import Requester
+from bot.ledger import SendStatus
+from bot.sending import Reporter, Requester
 from bot.slack.app import Bot, problems_text
 from bot.slack.messages import RETRY_ACTION
+from bot.slack.outcome_reply import RETRY_ALL_PREFIX, ReplyReporter
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +23,32 @@ def register(bot: Bot) -> None:
     @bot.app.action(RETRY_ACTION)
     async def retry_pressed(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        bot.background.spawn(_retry(bot, body, str(action.get("value")), respond), name="retry")
+        value = str(action.get("value"))
+        if value.startswith(RETRY_ALL_PREFIX):
+            bot.background.spawn(_retry_all(bot, body, value.removeprefix(RETRY_ALL_PREFIX), respond), name="retry")
+        else:
+            bot.background.spawn(_retry(bot, body, value, respond), name="retry")
 
 
-async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRespond) -> None:
+async def _retry_all(bot: Bot, body: dict[str, Any], which: str, respond: AsyncRespond) -> None:
+    """**Retry all failed**: the failed and unknown recipients of one send (`channel:summary ts`) or
+    of the listed send ids, each retried exactly as by its own button."""
+    if ":" in which:
+        channel, summary_ts = which.split(":", 1)
+        state = await bot.ledger.reply_state(channel, summary_ts)
+        send_ids: tuple[str, ...] = state.send_ids if state else ()
+    else:
+        send_ids = tuple(i for i in which.split(",") if i)
+    records = await bot.ledger.sends_in_order(send_ids)
+    retryable = [
+        r.id
+        for r in records
+        if r.status in (SendStatus.FAILED, SendStatus.UNKNOWN) or r.delivery_status in ("failed", "undelivered")
+    ]
+    await asyncio.gather(*(_retry(bot, body, send_id, respond, quiet=True) for send_id in retryable))
+
+
+async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRespond, *, quiet: bool = False) -> None:
     user = body.get("user") or {}
     presser = str(user.get("id"))
     container = body.get("container") or {}
@@ -37,23 +62,35 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
     if record is None:
         await tell(":warning: I have no record of that message, so nothing was sent.")
         return
-    reporter = bot.reporter(
-        channel_id=record.channel_id or str(channel),
-        thread_ts=record.thread_ts or message.get("thread_ts") or message.get("ts"),
-        sender_id=presser,
-        private=tell,
-        summary=False,
-        prefix=f"<@{presser}> retried: ",
+    state = (
+        await bot.ledger.reply_state(record.channel_id, record.summary_ts)
+        if record.channel_id and record.summary_ts
+        else None
     )
+    reporter: Reporter
+    if state is not None and state.reply_ts is not None:
+        reporter = ReplyReporter(bot.replies, bot.ledger, state)  # the send's one reply shows the retry
+    else:
+        reporter = bot.reporter(
+            channel_id=record.channel_id or str(channel),
+            thread_ts=record.thread_ts or message.get("thread_ts") or message.get("ts"),
+            sender_id=presser,
+            private=tell,
+            summary=False,
+            prefix=f"<@{presser}> retried: ",
+        )
     result = await bot.service.retry(
         send_id, Requester(user.get("team_id"), presser, record.channel_id, "retry"), reporter
     )
     if result is None:
-        await tell("That message was already retried or sent, so nothing was sent again.")
+        if not quiet:
+            await tell("That message was already retried or sent, so nothing was sent again.")
         return
     if isinstance(result, list):
         problems: list[Problem] = result
         await tell(problems_text(DraftError(problems)))
+        return
+    if state is not None and state.reply_ts is not None:
         return
     await _mark_retried(bot, channel, container.get("message_ts"), message, presser)
 

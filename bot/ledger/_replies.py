@@ -1,0 +1,216 @@
+"""What each send's outcome reply in Slack shows, so a restart shows what was not yet shown, once.
+
+One row per send (one command or form: its summary message), keyed by the summary: the recipients'
+send ids in recipient order, the reply's ts once posted, and what the reply shows (`shown`, send id →
+the status it shows). `complete` is set once every recipient's final outcome is shown;
+`statuses_due` while the summary's delivery statuses wait for an edit. A process that dies with a
+row incomplete leaves it to the recovery sweep of whichever process notices, which claims
+it (`owner`) and shows it. A new table: created at start, no schema-version bump needed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Column, DateTime, Integer, String, Table, Text, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.ledger._records import SendRecord
+from bot.ledger._schema import instances, metadata, sends
+
+replies = Table(
+    "slack_replies",
+    metadata,
+    Column("channel_id", String(32), primary_key=True),
+    Column("summary_ts", String(32), primary_key=True),
+    Column("thread_ts", String(32), nullable=False),
+    Column("send_ids", Text, nullable=False),  # JSON list, in recipient order
+    Column("reply_ts", String(32)),
+    Column("shown", Text, nullable=False),  # JSON {send id: status shown}
+    Column("complete", Integer, nullable=False),
+    Column("owner", String(32)),
+    # Delivery statuses on the summary: 1 while an edit is due, by `statuses_owner`; cleared once
+    # Slack accepted an edit rendered after the last change. A gone owner's due edit is made by another.
+    Column("statuses_due", Integer, nullable=False, server_default="0"),
+    Column("statuses_owner", String(32)),
+    Column("updated_at", DateTime(), nullable=False),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyState:
+    channel_id: str
+    summary_ts: str
+    thread_ts: str
+    send_ids: tuple[str, ...]
+    reply_ts: str | None
+    shown: dict[str, str]
+    complete: bool
+
+
+def _state(row: object) -> ReplyState:
+    return ReplyState(
+        channel_id=row.channel_id,  # type: ignore[attr-defined]
+        summary_ts=row.summary_ts,  # type: ignore[attr-defined]
+        thread_ts=row.thread_ts,  # type: ignore[attr-defined]
+        send_ids=tuple(json.loads(row.send_ids)),  # type: ignore[attr-defined]
+        reply_ts=row.reply_ts,  # type: ignore[attr-defined]
+        shown=dict(json.loads(row.shown or "{}")),  # type: ignore[attr-defined]
+        complete=bool(row.complete),  # type: ignore[attr-defined]
+    )
+
+
+class RepliesMixin:
+    """The Ledger's operations on `slack_replies` (mixed into Ledger)."""
+
+    _engine: AsyncEngine
+    _reads: AsyncEngine  # the same engine for reads (SQLite: deferred BEGIN, no write lock)
+    instance_id: str
+    dead_after: float
+
+    async def open_reply(self, channel_id: str, summary_ts: str, thread_ts: str, send_ids: Sequence[str]) -> None:
+        """Note a send's summary and its recipients' order, before any outcome is shown."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(replies).values(
+                        channel_id=channel_id,
+                        summary_ts=summary_ts,
+                        thread_ts=thread_ts,
+                        send_ids=json.dumps(list(send_ids)),
+                        shown="{}",
+                        complete=0,
+                        owner=self.instance_id,
+                        updated_at=_now(),
+                    )
+                )
+        except IntegrityError:
+            pass
+
+    async def reply_state(self, channel_id: str, summary_ts: str) -> ReplyState | None:
+        async with self._reads.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(replies).where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+                )
+            ).first()
+        return _state(row) if row is not None else None
+
+    async def mark_shown(
+        self, channel_id: str, summary_ts: str, *, reply_ts: str, shown: dict[str, str], complete: bool
+    ) -> None:
+        """Record what the reply now shows (after Slack accepted it)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(replies)
+                .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+                .values(reply_ts=reply_ts, shown=json.dumps(shown), complete=int(complete), updated_at=_now())
+            )
+
+    async def reopen_reply(self, channel_id: str, summary_ts: str) -> None:
+        """A recipient's outcome changes again (Retry): the reply is incomplete until it is shown."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(replies)
+                .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+                .values(complete=0, owner=self.instance_id, updated_at=_now())
+            )
+
+    async def sends_in_order(self, send_ids: Sequence[str]) -> list[SendRecord]:
+        """The sends, in the order given (missing ones left out)."""
+        from bot.ledger._store import _record
+
+        async with self._reads.connect() as conn:
+            rows = (await conn.execute(select(sends).where(sends.c.id.in_(list(send_ids))))).all()
+        by_id = {r.id: _record(r) for r in rows}
+        return [by_id[i] for i in send_ids if i in by_id]
+
+    async def unshown_replies(self) -> list[ReplyState]:
+        """Claim the incomplete replies of processes that are gone, for this process to show."""
+        cutoff = _now() - timedelta(seconds=self.dead_after)
+        alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+        async with self._reads.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(replies).where(
+                        and_(
+                            replies.c.complete == 0,
+                            replies.c.owner.not_in(alive),
+                            replies.c.owner != self.instance_id,
+                        )
+                    )
+                )
+            ).all()
+        claimed: list[ReplyState] = []
+        for row in rows:
+            async with self._engine.begin() as conn:
+                done = await conn.execute(
+                    update(replies)
+                    .where(
+                        and_(
+                            replies.c.channel_id == row.channel_id,
+                            replies.c.summary_ts == row.summary_ts,
+                            replies.c.owner == row.owner,
+                            replies.c.complete == 0,
+                        )
+                    )
+                    .values(owner=self.instance_id, updated_at=_now())
+                )
+            if done.rowcount == 1:
+                claimed.append(_state(row))
+        return claimed
+
+    async def statuses_due(self, channel_id: str, summary_ts: str, due: bool) -> None:
+        """Note that the summary's delivery statuses need an edit (True), or that it was made (False)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(replies)
+                .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+                .values(statuses_due=int(due), statuses_owner=self.instance_id, updated_at=_now())
+            )
+
+    async def unshown_statuses(self) -> list[tuple[str, str]]:
+        """Claim the summaries whose status edit a gone process left due: (channel, summary ts)."""
+        cutoff = _now() - timedelta(seconds=self.dead_after)
+        alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+        async with self._reads.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(replies.c.channel_id, replies.c.summary_ts, replies.c.statuses_owner).where(
+                        and_(replies.c.statuses_due == 1, replies.c.statuses_owner.not_in(alive))
+                    )
+                )
+            ).all()
+        claimed: list[tuple[str, str]] = []
+        for row in rows:
+            async with self._engine.begin() as conn:
+                done = await conn.execute(
+                    update(replies)
+                    .where(
+                        and_(
+                            replies.c.channel_id == row.channel_id,
+                            replies.c.summary_ts == row.summary_ts,
+                            replies.c.statuses_owner == row.statuses_owner,
+                            replies.c.statuses_due == 1,
+                        )
+                    )
+                    .values(statuses_owner=self.instance_id, updated_at=_now())
+                )
+            if done.rowcount == 1:
+                claimed.append((row.channel_id, row.summary_ts))
+        return claimed
+
+    async def live_instances(self) -> int:
+        """How many bot processes are alive (beat within `dead_after`): for sharing Slack's rate limits."""
+        cutoff = _now() - timedelta(seconds=self.dead_after)
+        async with self._reads.connect() as conn:
+            count = (await conn.execute(select(func.count()).where(instances.c.heartbeat_at > cutoff))).scalar()
+        return max(1, int(count or 0))
