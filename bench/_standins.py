@@ -22,11 +22,14 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from bot.standins import SlackCall, SlackStandin, SociocsStandin
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: standins/ is not installed
+
+from standins import SlackCall, SlackStandin, SociocsStandin
 
 
 class BenchSlack(SlackStandin):

@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.standins import SlackCall, SlackStandin, SociocsStandin
+from standins import SlackCall, SlackStandin, SociocsStandin
 from tests.conftest import API_KEY, BOT_TOKEN, CHANNEL_KEYS, RunningBot, bot_env, posts, start_bot
 from tests.test_e2e_webhooks import SECRET, post_webhook, status
 

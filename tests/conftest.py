@@ -24,8 +24,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bot.standins import SlackCall, SlackStandin, SociocsStandin
 from bot.standins.slack import SlackWorkspace
+from standins import SlackCall, SlackStandin, SociocsStandin
 
 SIGNING_SECRET = "test-signing-secret-5d1c"
 BOT_TOKEN = "xoxb-test-bot-token-77aa"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.standins import SlackStandin, SociocsStandin
+from standins import SlackStandin, SociocsStandin
 from tests.conftest import API_KEY, BOT_TOKEN, CHANNEL_KEYS, SIGNING_SECRET, bot_env
 
 

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bot.standins import SlackStandin, SociocsStandin
-from bot.standins.sociocs import Reply
+from standins import SlackStandin, SociocsStandin
+from standins.sociocs import Reply
 from tests.conftest import (
     CHANNEL_KEYS,
     SECRETS,

@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from bot.standins import SlackStandin, SociocsStandin
-from bot.standins.sociocs import Reply, error_body
+from standins import SlackStandin, SociocsStandin
+from standins.sociocs import Reply, error_body
 from tests.conftest import (
     API_KEY,
     CHANNEL_KEYS,

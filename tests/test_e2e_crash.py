@@ -22,8 +22,8 @@ import pytest
 from bot.ledger import Ledger, SendRecord, SendStatus
 from bot.ledger._store import RESTARTED_BEFORE
 from bot.sending import NOT_RECORDED
-from bot.standins import SlackStandin, SociocsStandin
-from bot.standins.sociocs import Reply
+from standins import SlackStandin, SociocsStandin
+from standins.sociocs import Reply
 from tests.conftest import RunningBot, new_number, parents_for, replies_for
 from tests.test_ledger import fresh_schema
 

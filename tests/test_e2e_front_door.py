@@ -15,7 +15,7 @@ import pytest
 
 from bot.front_door import json_depth, loads_limited, slack_signature_ok, slack_timestamp_fresh
 from bot.sociocs.webhooks import sign as sociocs_sign
-from bot.standins import SlackStandin, SociocsStandin
+from standins import SlackStandin, SociocsStandin
 from tests.conftest import (
     SIGNING_SECRET,
     RunningBot,

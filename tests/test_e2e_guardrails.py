@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.standins import SlackCall, SlackStandin, SociocsStandin
-from bot.standins.sociocs import Reply, error_body
+from standins import SlackCall, SlackStandin, SociocsStandin
+from standins.sociocs import Reply, error_body
 from tests.conftest import (
     RunningBot,
     everything_about,

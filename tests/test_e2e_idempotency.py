@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bot.standins import SlackStandin, SociocsStandin
-from bot.standins.sociocs import Reply, error_body
+from standins import SlackStandin, SociocsStandin
+from standins.sociocs import Reply, error_body
 from tests.conftest import RunningBot, new_number, replies_for, settle, sign, trigger_id, wait_outcome
 from tests.test_e2e_command import retry_button, sociocs_bodies
 from tests.test_e2e_guardrails import private_replies

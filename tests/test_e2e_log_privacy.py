@@ -18,7 +18,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.logs import REDACTED, SecretFilter
-from bot.standins import SlackStandin, SociocsStandin
+from standins import SlackStandin, SociocsStandin
 from tests.conftest import CHANNEL_KEYS, RunningBot, new_number
 from tests.test_ledger import fresh_schema
 

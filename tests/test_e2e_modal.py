@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.standins import SlackStandin, SociocsStandin
+from standins import SlackStandin, SociocsStandin
 from tests.conftest import CHANNEL_KEYS, RunningBot, new_number, parents_for, replies_for, settle, wait_outcome
 
 BLOCKS = ["provider", "to", "name", "text", "segments", "images", "file"]

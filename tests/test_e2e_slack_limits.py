@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.standins import SlackCall, SlackStandin, SociocsStandin
 from bot.standins.slack import MAX_BLOCKS
-from bot.standins.sociocs import Reply, error_body
+from standins import SlackCall, SlackStandin, SociocsStandin
+from standins.sociocs import Reply, error_body
 from tests.conftest import BOT_TOKEN, RunningBot, bot_env, new_channel, new_number, posts, start_bot, wait_outcome
 from tests.test_e2e_command import retry_button, sociocs_bodies
 from tests.test_e2e_guardrails import press_retry

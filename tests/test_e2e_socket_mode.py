@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.standins import SlackStandin, SociocsStandin
 from bot.standins.slack import SlackWorkspace
+from standins import SlackStandin, SociocsStandin
 from tests.conftest import (
     BOT_TOKEN,
     CHANNEL_KEYS,

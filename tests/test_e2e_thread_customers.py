@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.standins import SlackCall, SlackStandin, SociocsStandin
+from standins import SlackCall, SlackStandin, SociocsStandin
 from tests.conftest import RunningBot, bot_env, new_channel, new_number, parents_for, replies_for, settle, start_bot
 from tests.test_e2e_command import sociocs_bodies
 from tests.test_e2e_modal import message_shortcut, submission, wait_view

@@ -14,8 +14,8 @@ import pytest
 
 from bot.sociocs.webhooks import sign as sociocs_sign
 from bot.sociocs.webhooks import signature_ok
-from bot.standins import SlackCall, SlackStandin, SociocsStandin
-from bot.standins.sociocs import Reply
+from standins import SlackCall, SlackStandin, SociocsStandin
+from standins.sociocs import Reply
 from tests.conftest import CHANNEL_KEYS, RunningBot, bot_env, new_number, replies_for, settle, wait_outcome
 from tests.test_e2e_command import retry_button, sociocs_bodies
 from tests.test_e2e_guardrails import press_retry

@@ -20,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.logs import REDACTED, JsonFormatter, SecretFilter, setup_logging
 from bot.metrics import METRICS, Metrics
-from bot.standins import SlackStandin, SociocsStandin
-from bot.standins.sociocs import Reply
 from bot.web import build_web_app
+from standins import SlackStandin, SociocsStandin
+from standins.sociocs import Reply
 from tests.conftest import BOT_TOKEN, SECRETS, SIGNING_SECRET, RunningBot, new_number, sign, wait_outcome
 
 

@@ -1,12 +1,10 @@
-"""Local stand-ins for the Slack Web API and the Sociocs API, on 127.0.0.1.
+"""The Slack Web API stand-in on 127.0.0.1: what `sociocs-bot console` runs the real app against.
 
-The console runs the real app against the Slack stand-in; the tests and benchmarks run it against
-both. They enforce what the real services enforce (tokens, `apikey`, required fields, error bodies),
-so a request the real service would refuse is refused here too.
+Only the console's stand-in ships in the package. The Sociocs stand-in, which only the tests and the
+benchmarks use, lives outside it in the top-level `standins/` package (not in the wheel or the image).
 """
 
 from bot.standins._server import LocalServer
-from bot.standins.slack import SlackCall, SlackStandin
-from bot.standins.sociocs import SociocsCall, SociocsStandin
+from bot.standins.slack import SlackCall, SlackStandin, SlackWorkspace
 
-__all__ = ["LocalServer", "SlackCall", "SlackStandin", "SociocsCall", "SociocsStandin"]
+__all__ = ["LocalServer", "SlackCall", "SlackStandin", "SlackWorkspace"]
