@@ -6,7 +6,7 @@
   ASGI adapter (`slack_bolt.adapter.asgi.SlackRequestHandler`) under uvicorn: the stack Bolt documents.
 
 Both use uvicorn's settings as bot/serve.py does (no access log, lifespan off), so the only difference
-is the app. Run by bench/run.py: `python bench/_baselines.py floor|peer --port P ...`.
+is the app. Run by bench/run.py: `python bench/baselines.py floor|peer --port P ...`.
 """
 
 from __future__ import annotations
