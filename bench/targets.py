@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # bench/run.py, set for a 2-core machine at the design point below.
-ACK_P99_RATIO = {"peer": 0.4, "floor": 5.0}  # bot ack p99 / baseline ack p99, at most (median of rounds)
+# bot ack p99 / baseline ack p99, at most (median of rounds); the floor's 3x is issue 10's: every send is
+# recorded before its acknowledgement, and the acknowledgement must stay fast anyway.
+ACK_P99_RATIO = {"peer": 0.4, "floor": 3.0}
 MIN_SENDS_PER_S = 60.0  # end-to-end, worst round
 MAX_PEAK_RSS_MB = 150.0  # worst round, below
 MAX_STARTUP_S = 2.0  # to /readyz 200, worst round, below
@@ -62,7 +64,7 @@ def _check(label: str, value: float | None, limit: float, unit: str, op: str) ->
 def verdicts(n: BotNumbers) -> list[Verdict]:
     """PASS or MISS per target, in the order the table shows them."""
     out: list[Verdict] = []
-    for base, label in (("peer", "ack p99 <= 0.4x bare-Bolt peer"), ("floor", "ack p99 <= 5x floor")):
+    for base, label in (("peer", "ack p99 <= 0.4x bare-Bolt peer"), ("floor", "ack p99 <= 3x floor")):
         known = [v for v in n.ack_p99_ratios.get(base, []) if v is not None]
         if known:  # the median of per-round ratios: each round's targets ran back to back
             out.append(_check(label + " (median round)", statistics.median(known), ACK_P99_RATIO[base], "x", "<="))
