@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
@@ -33,6 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     subscribe.add_argument("--url", help="the bot's public base URL (default: PUBLIC_URL)")
     return parser
+
+
+def _fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (a dependency on Linux and macOS): each turn of the
+    loop costs about half as much, and an acknowledgement waits for turns of the loop (measured in
+    bench/). None means asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +84,8 @@ def _run(command: str, settings: Settings, args: argparse.Namespace | None = Non
 
     setup_logging(settings.logging_level, settings.secrets(), settings.log_format)
     try:
-        return asyncio.run(serve(settings))
+        with asyncio.Runner(loop_factory=_fast_loop()) as runner:
+            return runner.run(serve(settings))
     except ConfigError as exc:
         print(f"sociocs-bot: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -11,12 +11,13 @@ it (`owner`) and shows it. A new table: created at start, no schema-version bump
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, DateTime, Executable, Integer, String, Table, Text, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ledger._records import SendRecord
@@ -73,27 +74,25 @@ class RepliesMixin:
 
     _engine: AsyncEngine
     _reads: AsyncEngine  # the same engine for reads (SQLite: deferred BEGIN, no write lock)
+    _write: Callable[[Executable], Awaitable[int]]  # Ledger's: one write through the writer's thread
     instance_id: str
     dead_after: float
 
     async def open_reply(self, channel_id: str, summary_ts: str, thread_ts: str, send_ids: Sequence[str]) -> None:
         """Note a send's summary and its recipients' order, before any outcome is shown."""
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    insert(replies).values(
-                        channel_id=channel_id,
-                        summary_ts=summary_ts,
-                        thread_ts=thread_ts,
-                        send_ids=json.dumps(list(send_ids)),
-                        shown="{}",
-                        complete=0,
-                        owner=self.instance_id,
-                        updated_at=_now(),
-                    )
-                )
-        except IntegrityError:
-            pass
+        new = (postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert)(replies)
+        await self._write(
+            new.values(
+                channel_id=channel_id,
+                summary_ts=summary_ts,
+                thread_ts=thread_ts,
+                send_ids=json.dumps(list(send_ids)),
+                shown="{}",
+                complete=0,
+                owner=self.instance_id,
+                updated_at=_now(),
+            ).on_conflict_do_nothing()
+        )
 
     async def reply_state(self, channel_id: str, summary_ts: str) -> ReplyState | None:
         async with self._reads.connect() as conn:
@@ -108,21 +107,19 @@ class RepliesMixin:
         self, channel_id: str, summary_ts: str, *, reply_ts: str, shown: dict[str, str], complete: bool
     ) -> None:
         """Record what the reply now shows (after Slack accepted it)."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(replies)
-                .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
-                .values(reply_ts=reply_ts, shown=json.dumps(shown), complete=int(complete), updated_at=_now())
-            )
+        await self._write(
+            update(replies)
+            .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+            .values(reply_ts=reply_ts, shown=json.dumps(shown), complete=int(complete), updated_at=_now())
+        )
 
     async def reopen_reply(self, channel_id: str, summary_ts: str) -> None:
         """A recipient's outcome changes again (Retry): the reply is incomplete until it is shown."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(replies)
-                .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
-                .values(complete=0, owner=self.instance_id, updated_at=_now())
-            )
+        await self._write(
+            update(replies)
+            .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+            .values(complete=0, owner=self.instance_id, updated_at=_now())
+        )
 
     async def sends_in_order(self, send_ids: Sequence[str]) -> list[SendRecord]:
         """The sends, in the order given (missing ones left out)."""
@@ -151,31 +148,29 @@ class RepliesMixin:
             ).all()
         claimed: list[ReplyState] = []
         for row in rows:
-            async with self._engine.begin() as conn:
-                done = await conn.execute(
-                    update(replies)
-                    .where(
-                        and_(
-                            replies.c.channel_id == row.channel_id,
-                            replies.c.summary_ts == row.summary_ts,
-                            replies.c.owner == row.owner,
-                            replies.c.complete == 0,
-                        )
+            done = await self._write(
+                update(replies)
+                .where(
+                    and_(
+                        replies.c.channel_id == row.channel_id,
+                        replies.c.summary_ts == row.summary_ts,
+                        replies.c.owner == row.owner,
+                        replies.c.complete == 0,
                     )
-                    .values(owner=self.instance_id, updated_at=_now())
                 )
-            if done.rowcount == 1:
+                .values(owner=self.instance_id, updated_at=_now())
+            )
+            if done == 1:
                 claimed.append(_state(row))
         return claimed
 
     async def statuses_due(self, channel_id: str, summary_ts: str, due: bool) -> None:
         """Note that the summary's delivery statuses need an edit (True), or that it was made (False)."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(replies)
-                .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
-                .values(statuses_due=int(due), statuses_owner=self.instance_id, updated_at=_now())
-            )
+        await self._write(
+            update(replies)
+            .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+            .values(statuses_due=int(due), statuses_owner=self.instance_id, updated_at=_now())
+        )
 
     async def unshown_statuses(self) -> list[tuple[str, str]]:
         """Claim the summaries whose status edit a gone process left due: (channel, summary ts)."""
@@ -191,20 +186,19 @@ class RepliesMixin:
             ).all()
         claimed: list[tuple[str, str]] = []
         for row in rows:
-            async with self._engine.begin() as conn:
-                done = await conn.execute(
-                    update(replies)
-                    .where(
-                        and_(
-                            replies.c.channel_id == row.channel_id,
-                            replies.c.summary_ts == row.summary_ts,
-                            replies.c.statuses_owner == row.statuses_owner,
-                            replies.c.statuses_due == 1,
-                        )
+            done = await self._write(
+                update(replies)
+                .where(
+                    and_(
+                        replies.c.channel_id == row.channel_id,
+                        replies.c.summary_ts == row.summary_ts,
+                        replies.c.statuses_owner == row.statuses_owner,
+                        replies.c.statuses_due == 1,
                     )
-                    .values(statuses_owner=self.instance_id, updated_at=_now())
                 )
-            if done.rowcount == 1:
+                .values(statuses_owner=self.instance_id, updated_at=_now())
+            )
+            if done == 1:
                 claimed.append((row.channel_id, row.summary_ts))
         return claimed
 
