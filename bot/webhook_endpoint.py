@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from bot.domain.phone import mask
 from bot.front_door import ClientGone, Refused, loads_limited, read_capped
-from bot.slack.app import Bot
+from bot.slack.context import Bot
 from bot.slack.conversations import apply_deliveries, handle_incoming
 from bot.sociocs.webhooks import SIGNATURE_HEADER, EventError, IncomingMessage, parse_event, signature_ok
 

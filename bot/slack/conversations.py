@@ -20,7 +20,7 @@ from bot.domain.phone import PhoneNumber, mask
 from bot.domain.providers import Provider
 from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import draft_from_record
-from bot.slack.app import Bot
+from bot.slack.context import Bot
 from bot.slack.messages import parent_blocks, quote_blocks, summary_text
 from bot.slack.text import shown
 from bot.sociocs.webhooks import IncomingMessage

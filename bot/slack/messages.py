@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.draft import Draft
+from bot.domain.draft import Draft, DraftError
 from bot.domain.outcome import Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
@@ -18,6 +18,12 @@ Block = dict[str, Any]
 _SECTION_LIMIT = 2800  # Slack allows 3000 characters per section text; counted after escaping and quoting.
 
 USAGE = "/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--file URL] MESSAGE"
+
+
+def problems_text(error: DraftError) -> str:
+    """Why nothing was sent, one line per problem."""
+    lines = "\n".join(f"• {shown(p.message)}" for p in error.problems)
+    return f":warning: Nothing was sent. Please fix:\n{lines}"
 
 
 def help_text(

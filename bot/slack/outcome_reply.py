@@ -22,6 +22,7 @@ from bot.domain.outcome import Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import PhoneNumber
 from bot.ledger import Ledger, ReplyState, Report, SendRecord, SendStatus
+from bot.sending import draft_from_record
 from bot.slack.messages import RETRY_ACTION, outcome_text
 from bot.slack.outbox import Outbox, PacedWebClient, paced_call
 from bot.slack.text import escape
@@ -82,8 +83,6 @@ def _line(record: SendRecord) -> tuple[str, bool]:
         return "", False
     payload = None
     if outcome.kind is OutcomeKind.DRY_RUN:
-        from bot.sending import draft_from_record
-
         payload = payload_for(draft_from_record(record), number, record.channel_key)
     prefix = f"<@{record.retried_by}> retried: " if record.retried_by else ""
     return prefix + outcome_text(number, payload, outcome), outcome.kind in (OutcomeKind.FAILED, OutcomeKind.UNKNOWN)

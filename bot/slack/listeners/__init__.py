@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncBoltContext
 
-from bot.slack.app import Bot
+from bot.slack.context import Bot
 from bot.slack.listeners import command, compose, replies, retry
 
 

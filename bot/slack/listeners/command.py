@@ -11,7 +11,6 @@ from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.ledger import SendStatus
 from bot.sending import Accepted, Requester, with_draft
-from bot.slack.app import Bot, problems_text
 from bot.slack.command import (
     ComposeRequest,
     HelpRequest,
@@ -20,8 +19,9 @@ from bot.slack.command import (
     UsageError,
     parse_command,
 )
+from bot.slack.context import Bot
 from bot.slack.listeners.compose import open_compose
-from bot.slack.messages import history_text
+from bot.slack.messages import history_text, problems_text
 from bot.slack.text import decode, shown
 from bot.slack.views import ComposeContext, Prefill
 

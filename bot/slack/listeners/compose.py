@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.draft import DraftError, Problem
 from bot.sending import Requester
-from bot.slack.app import Bot
+from bot.slack.context import Bot
 from bot.slack.text import decode
 from bot.slack.views import (
     CALLBACK_ID,

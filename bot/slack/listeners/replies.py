@@ -22,10 +22,10 @@ from bot.domain.phone import mask
 from bot.domain.providers import Provider
 from bot.ledger import ThreadCustomer
 from bot.sending import Accepted, Requester
-from bot.slack.app import Bot, problems_text
+from bot.slack.context import Bot
 from bot.slack.conversations import REPLY_ACTION
 from bot.slack.listeners.compose import open_compose
-from bot.slack.messages import quote_blocks
+from bot.slack.messages import problems_text, quote_blocks
 from bot.slack.report import PrivateSink
 from bot.slack.text import decode, escape
 from bot.slack.views import ComposeContext, Prefill

@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.draft import DraftError, Problem
 from bot.ledger import SendStatus
 from bot.sending import Reporter, Requester
-from bot.slack.app import Bot, problems_text
-from bot.slack.messages import RETRY_ACTION
+from bot.slack.context import Bot
+from bot.slack.messages import RETRY_ACTION, problems_text
 from bot.slack.outcome_reply import RETRY_ALL_PREFIX, ReplyReporter
 
 log = logging.getLogger(__name__)
