@@ -19,10 +19,9 @@ from bot.config import Settings
 from bot.guardrails import Guardrails
 from bot.ledger import Ledger
 from bot.sending import SendService
-from bot.slack import idempotency
-from bot.slack.context import Bot
+from bot.slack import idempotency, listeners
+from bot.slack.context import Bot, provide
 from bot.slack.conversations import apply_deliveries
-from bot.slack.listeners import register_all
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient
 from bot.slack.outcome_reply import Replies
@@ -123,7 +122,8 @@ async def build_bot(
         replies=Replies(client, outbox, ledger),
     )
     client.share = lambda: bot.live_instances
-    register_all(bot)
+    provide(app, bot)  # every listener finds the bot in Bolt's context
+    listeners.register(app)
 
     async def after_sent(message_id: str) -> None:
         bot.background.spawn(apply_deliveries(bot, message_id), name="delivery-status")

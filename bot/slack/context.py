@@ -7,6 +7,7 @@ with `bot_of(context)`, so they are plain functions, not closures over the bot.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +128,19 @@ class Bot:
                 log.error("could not message %s privately either: %s", user_id, exc.response.get("error"))
 
         return tell
+
+
+def provide(app: AsyncApp, bot: Bot) -> None:
+    """Register the global middleware that puts `bot` in every request's context for the listeners."""
+
+    async def provide_bot(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context[BOT_KEY] = bot
+        # Outcome messages invite people to add the bot by mention; learn its user id once.
+        if bot.bot_user_id is None and context.bot_user_id:
+            bot.bot_user_id = context.bot_user_id
+        await next()
+
+    app.middleware(provide_bot)
 
 
 def bot_of(context: AsyncBoltContext) -> Bot:

@@ -12,6 +12,7 @@ from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
 from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
+from bot.ledger import ThreadCustomer
 from bot.slack.text import defuse, escape, shown
 
 Block = dict[str, Any]
@@ -197,3 +198,73 @@ def history_text(rows: list[tuple[float, str, str, str, str | None]]) -> str:
         extra = f" ({shown(detail)})" if detail else ""
         lines.append(f"• {when} · {recipient} · {provider} · {icon} {status.replace('_', ' ')}{extra}")
     return "\n".join(lines)
+
+
+# A mention in a thread with several customers: its author chooses who gets it.
+
+CHOICE_TEXT = "This thread has several customers: who should get it?"
+CHOOSE_PREFIX = "mention_to_"
+CANCEL_ACTION = "mention_cancel"
+MAX_CHOICES = 10
+ALREADY = "Someone already chose for that message (or cancelled it), so nothing more was sent."
+
+
+def customer_label(customer: ThreadCustomer, *, provider: bool = False) -> str:
+    """`+16175551212 (Ann Lee)`, as the summaries show recipients (the name escaped); with `provider`,
+    `… on WhatsApp (Twilio)` too."""
+    label = customer.number + (f" ({escape(customer.name)})" if customer.name else "")
+    return label + (f" on {Provider(customer.provider).label}" if provider else "")
+
+
+def choice_blocks(mention_id: str, text: str, customers: list[ThreadCustomer]) -> list[dict[str, Any]]:
+    """The question, the text waiting, and one button per customer (at most MAX_CHOICES) and Cancel.
+
+    Buttons carry the held mention's id and the customer's place in it, never the text (a button's
+    value holds 2,000 characters) nor the number: only what the ledger kept can be chosen.
+    """
+    offered = customers[:MAX_CHOICES]
+    several_providers = len({c.provider for c in offered}) > 1  # one number may be on SMS and WhatsApp
+    listed = "\n".join(
+        f"• *{c.number}*" + (f" ({escape(c.name)})" if c.name else "") + f" on {Provider(c.provider).label}"
+        for c in offered
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":busts_in_silhouette: {CHOICE_TEXT}\n{listed}"}},
+        *quote_blocks(text),
+    ]
+    if len(customers) > len(offered):
+        more = len(customers) - len(offered)
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"…and {more} more: answer them with the Reply button under their message.",
+                    }
+                ],
+            }
+        )
+    buttons: list[dict[str, Any]] = [
+        {
+            "type": "button",
+            "action_id": f"{CHOOSE_PREFIX}{i}",
+            "text": {"type": "plain_text", "text": _clip(customer_label(c, provider=several_providers), 75)},
+            "value": json.dumps({"m": mention_id, "i": i}),
+        }
+        for i, c in enumerate(offered)
+    ]
+    buttons.append(
+        {
+            "type": "button",
+            "action_id": CANCEL_ACTION,
+            "text": {"type": "plain_text", "text": "Cancel"},
+            "value": json.dumps({"m": mention_id}),
+        }
+    )
+    blocks.append({"type": "actions", "block_id": "mention_choice", "elements": buttons})
+    return blocks[:50]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
@@ -52,6 +52,15 @@ class PrivateSink(Protocol):
     """Tells the person privately (a response_url or a direct message); blocks are optional."""
 
     def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> Awaitable[None]: ...
+
+
+def ephemeral(respond: Callable[..., Awaitable[Any]]) -> PrivateSink:
+    """A private sink over a request's `respond` (its response_url): seen only by who asked."""
+
+    async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+    return tell
 
 
 class SlackThreadReporter:

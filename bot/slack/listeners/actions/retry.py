@@ -6,28 +6,30 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.draft import DraftError, Problem
 from bot.ledger import SendStatus
 from bot.sending import Reporter, Requester
-from bot.slack.context import Bot
-from bot.slack.messages import RETRY_ACTION, problems_text
+from bot.slack.context import Bot, bot_of
+from bot.slack.messages import problems_text
 from bot.slack.outcome_reply import RETRY_ALL_PREFIX, ReplyReporter
+from bot.slack.report import ephemeral
 
 log = logging.getLogger(__name__)
 
 
-def register(bot: Bot) -> None:
-    @bot.app.action(RETRY_ACTION)
-    async def retry_pressed(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        value = str(action.get("value"))
-        if value.startswith(RETRY_ALL_PREFIX):
-            bot.background.spawn(_retry_all(bot, body, value.removeprefix(RETRY_ALL_PREFIX), respond), name="retry")
-        else:
-            bot.background.spawn(_retry(bot, body, value, respond), name="retry")
+async def retry_pressed(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await ack()
+    bot = bot_of(context)
+    value = str(action.get("value"))
+    if value.startswith(RETRY_ALL_PREFIX):
+        bot.background.spawn(_retry_all(bot, body, value.removeprefix(RETRY_ALL_PREFIX), respond), name="retry")
+    else:
+        bot.background.spawn(_retry(bot, body, value, respond), name="retry")
 
 
 async def _retry_all(bot: Bot, body: dict[str, Any], which: str, respond: AsyncRespond) -> None:
@@ -56,9 +58,7 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     record = await bot.ledger.get(send_id)
 
-    async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
+    tell = ephemeral(respond)
     if record is None:
         await tell(":warning: I have no record of that message, so nothing was sent.")
         return
