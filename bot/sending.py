@@ -76,6 +76,14 @@ class Accepted:
     send_ids: tuple[str, ...]
 
 
+class UnknownSend(Exception):
+    """No send with that id is recorded."""
+
+
+class NothingToRetry(Exception):
+    """The send needs no retry (any more): someone already retried it, or it was sent."""
+
+
 def rate_problem(limited: RateLimited) -> Problem:
     return Problem(
         "to",
@@ -287,15 +295,22 @@ class SendService:
 
     # Retrying by hand -----------------------------------------------------------------------------------
 
-    async def retry(self, send_id: str, presser: Requester, reporter: Reporter) -> Outcome | list[Problem] | None:
-        """One new attempt at a failed or unknown send, for whoever pressed Retry.
+    async def find(self, send_id: str) -> SendRecord:
+        """The recorded send; UnknownSend when there is none."""
+        record = await self.ledger.get(send_id)
+        if record is None:
+            raise UnknownSend(send_id)
+        return record
 
-        Returns the outcome, the problems that stop this person, or None when there is nothing to
-        retry (someone already did, or it was sent).
+    async def retry(self, send_id: str, presser: Requester, reporter: Reporter) -> Outcome:
+        """One new attempt at a failed or unknown send, for whoever pressed Retry: its outcome.
+
+        Raises DraftError with the problems that stop this person, NothingToRetry when someone already
+        retried it or it was sent, UnknownSend when there is no such send.
         """
         record = await self.ledger.get(send_id)
         if record is None:
-            return None
+            raise NothingToRetry(send_id)
         draft = draft_from_record(record)
         problems = await self.who_may_send(presser.user_id, record.channel_id)
         problems += self.guardrails.country_problems(draft.recipients)
@@ -309,14 +324,14 @@ class SendService:
                 )
             )
         if problems:
-            return problems
+            raise DraftError(problems)
         claim = await self.ledger.claim_retry(
             send_id, user_id=presser.user_id or "", limit_per_minute=self.guardrails.policy.rate_limit_per_minute
         )
         if isinstance(claim, RateLimited):
-            return [rate_problem(claim)]
+            raise DraftError([rate_problem(claim)])
         if claim is None:
-            return None
+            raise NothingToRetry(send_id)
         await _safely(reporter.started(draft), "reporting the start of a retry")
         outcome = await self._one(draft, draft.recipients[0], send_id, reporter, presser)
         await _safely(reporter.done(), "reporting the end of a retry")

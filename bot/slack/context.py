@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.domain.draft import Draft, RawDraft, make_draft
@@ -21,7 +20,7 @@ from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
-from bot.slack.outbox import Outbox, PacedWebClient
+from bot.slack.outbox import Outbox, PacedWebClient, slack_call
 from bot.slack.outcome_reply import Replies
 from bot.slack.report import PrivateSink, SlackThreadReporter
 from bot.sociocs import SociocsClient
@@ -104,28 +103,28 @@ class Bot:
             return
         if record.summary_ts and await self.replies.show(record.channel_id, record.summary_ts):
             return
-        try:
-            await self.client.chat_postMessage(
+        await slack_call(
+            self.client.chat_postMessage(
                 channel=record.channel_id,
                 thread_ts=record.thread_ts or record.summary_ts,
                 text=line,
                 blocks=outcome_blocks(line, record.id, outcome),
                 unfurl_links=False,
                 link_names=False,
-            )
-        except SlackApiError as exc:
-            log.error("could not report %s of %s: %s", what, record.id, exc.response.get("error"))
+            ),
+            f"report {what} of {record.id}",
+        )
 
     def direct_message(self, user_id: str) -> PrivateSink:
         """A private sink that writes to the person in the bot's DM (the modal has no response_url)."""
 
         async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-            try:
-                await self.client.chat_postMessage(
+            await slack_call(
+                self.client.chat_postMessage(
                     channel=user_id, text=text, blocks=blocks, unfurl_links=False, link_names=False
-                )
-            except SlackApiError as exc:
-                log.error("could not message %s privately either: %s", user_id, exc.response.get("error"))
+                ),
+                f"message {user_id} privately either",
+            )
 
         return tell
 

@@ -12,23 +12,21 @@ import json
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.domain.draft import Draft
-from bot.domain.outcome import Outcome
+from bot.domain.outcome import UNDELIVERED, Outcome
 from bot.domain.phone import PhoneNumber, mask
 from bot.domain.providers import Provider
 from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import draft_from_record
 from bot.slack.context import Bot
 from bot.slack.messages import parent_blocks, quote_blocks, summary_text
+from bot.slack.outbox import slack_call
 from bot.slack.text import shown
 from bot.sociocs.webhooks import IncomingMessage
 
 log = logging.getLogger(__name__)
 
 REPLY_ACTION = "reply_sms"
-UNDELIVERED = ("failed", "undelivered")
 _ICONS = {
     "sent": ":outbox_tray:",
     "delivered": ":white_check_mark:",
@@ -202,12 +200,13 @@ async def _post_incoming(bot: Bot, message: IncomingMessage) -> None:
         return
     text, blocks = customer_blocks(message, provider, new_thread=where is None)
     channel, thread_ts = where if where else (str(inbox), None)
-    try:
-        response = await bot.client.chat_postMessage(
+    response = await slack_call(
+        bot.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False, link_names=False
-        )
-    except SlackApiError as exc:
-        log.error("could not post the message from %s: %s", mask(message.number), exc.response.get("error"))
+        ),
+        f"post the message from {mask(message.number)}",
+    )
+    if response is None:
         return
     if where is None:
         await bot.ledger.remember_thread(

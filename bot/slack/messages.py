@@ -13,6 +13,7 @@ from bot.domain.phone import PhoneNumber
 from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
 from bot.ledger import ThreadCustomer
+from bot.sending import NothingToRetry, UnknownSend
 from bot.slack.text import defuse, escape, shown
 
 Block = dict[str, Any]
@@ -25,6 +26,15 @@ def problems_text(error: DraftError) -> str:
     """Why nothing was sent, one line per problem."""
     lines = "\n".join(f"• {shown(p.message)}" for p in error.problems)
     return f":warning: Nothing was sent. Please fix:\n{lines}"
+
+
+def refusal_text(error: DraftError | UnknownSend | NothingToRetry) -> str:
+    """What the person is told when a service refuses: the one place its typed errors become words."""
+    if isinstance(error, UnknownSend):
+        return ":warning: I have no record of that message, so nothing was sent."
+    if isinstance(error, NothingToRetry):
+        return "That message was already retried or sent, so nothing was sent again."
+    return problems_text(error)
 
 
 def help_text(

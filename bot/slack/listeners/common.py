@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.domain.draft import Draft, DraftError, Problem, RawDraft
 from bot.domain.providers import Provider
 from bot.ledger import ThreadCustomer
 from bot.sending import Accepted, Requester
 from bot.slack.context import Bot
-from bot.slack.messages import problems_text
+from bot.slack.messages import refusal_text
+from bot.slack.outbox import slack_call
 from bot.slack.report import PrivateSink
 from bot.slack.views import ComposeContext, Prefill, build_compose_view, refusal_view
 
@@ -37,18 +36,14 @@ async def open_compose(
     bot: Bot, trigger_id: str, context: ComposeContext, prefill: Prefill | None = None, destination: str | None = None
 ) -> None:
     """views.open right after the acknowledgement, inside Slack's 3-second trigger window."""
-    try:
-        await bot.client.views_open(trigger_id=trigger_id, view=compose_view(bot, context, prefill, destination))
-    except SlackApiError as exc:
-        log.error("could not open the compose form: %s", exc.response.get("error"))
+    view = compose_view(bot, context, prefill, destination)
+    await slack_call(bot.client.views_open(trigger_id=trigger_id, view=view), "open the compose form")
 
 
 async def refuse(bot: Bot, trigger_id: str, problems: list[Problem]) -> None:
     """A modal saying why the compose form does not open."""
-    try:
-        await bot.client.views_open(trigger_id=trigger_id, view=refusal_view([p.message for p in problems]))
-    except SlackApiError as exc:
-        log.error("could not show the refusal: %s", exc.response.get("error"))
+    view = refusal_view([p.message for p in problems])
+    await slack_call(bot.client.views_open(trigger_id=trigger_id, view=view), "show the refusal")
 
 
 def draft_for(bot: Bot, customer: ThreadCustomer, text: str) -> Draft:
@@ -63,5 +58,5 @@ async def accept_for(
     try:
         return await bot.service.accept(draft_for(bot, customer, text), requester, channel_field="text")
     except DraftError as exc:
-        await tell(problems_text(exc))
+        await tell(refusal_text(exc))
         return None

@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import compose_view
+from bot.slack.outbox import slack_call
 from bot.slack.views import CALLBACK_ID, ComposeContext, Prefill, state_destination, state_provider, state_text
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,14 @@ async def _refresh(bot: Bot, body: dict[str, Any]) -> None:
         file_url=state_text(values, "file") or None,
     )
     context = ComposeContext.load(view.get("private_metadata"))
-    try:
-        await bot.client.views_update(
+    await slack_call(
+        bot.client.views_update(
             view_id=view.get("id"),
             hash=view.get("hash"),
             view=compose_view(bot, context, prefill, state_destination(values)),
-        )
-    except SlackApiError as exc:
-        if exc.response.get("error") != "hash_conflict":  # a newer keystroke already updated it
-            log.warning("could not update the compose form: %s", exc.response.get("error"))
+        ),
+        "update the compose form",
+        level=logging.WARNING,
+        expected={"hash_conflict"},  # a newer keystroke already updated it
+        expected_level=logging.DEBUG,
+    )

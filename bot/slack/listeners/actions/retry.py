@@ -7,13 +7,14 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
-from slack_sdk.errors import SlackApiError
 
-from bot.domain.draft import DraftError, Problem
+from bot.domain.draft import DraftError
+from bot.domain.outcome import UNDELIVERED
 from bot.ledger import SendStatus
-from bot.sending import Reporter, Requester
+from bot.sending import NothingToRetry, Reporter, Requester, UnknownSend
 from bot.slack.context import Bot, bot_of
-from bot.slack.messages import problems_text
+from bot.slack.messages import refusal_text
+from bot.slack.outbox import slack_call
 from bot.slack.outcome_reply import RETRY_ALL_PREFIX, ReplyReporter
 from bot.slack.report import ephemeral
 
@@ -43,9 +44,7 @@ async def _retry_all(bot: Bot, body: dict[str, Any], which: str, respond: AsyncR
         send_ids = tuple(i for i in which.split(",") if i)
     records = await bot.ledger.sends_in_order(send_ids)
     retryable = [
-        r.id
-        for r in records
-        if r.status in (SendStatus.FAILED, SendStatus.UNKNOWN) or r.delivery_status in ("failed", "undelivered")
+        r.id for r in records if r.status in (SendStatus.FAILED, SendStatus.UNKNOWN) or r.delivery_status in UNDELIVERED
     ]
     await asyncio.gather(*(_retry(bot, body, send_id, respond, quiet=True) for send_id in retryable))
 
@@ -56,11 +55,11 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
     container = body.get("container") or {}
     message = body.get("message") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    record = await bot.ledger.get(send_id)
-
     tell = ephemeral(respond)
-    if record is None:
-        await tell(":warning: I have no record of that message, so nothing was sent.")
+    try:
+        record = await bot.service.find(send_id)
+    except UnknownSend as exc:
+        await tell(refusal_text(exc))
         return
     state = (
         await bot.ledger.reply_state(record.channel_id, record.summary_ts)
@@ -79,16 +78,14 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
             summary=False,
             prefix=f"<@{presser}> retried: ",
         )
-    result = await bot.service.retry(
-        send_id, Requester(user.get("team_id"), presser, record.channel_id, "retry"), reporter
-    )
-    if result is None:
+    try:
+        await bot.service.retry(send_id, Requester(user.get("team_id"), presser, record.channel_id, "retry"), reporter)
+    except NothingToRetry as exc:
         if not quiet:
-            await tell("That message was already retried or sent, so nothing was sent again.")
+            await tell(refusal_text(exc))
         return
-    if isinstance(result, list):
-        problems: list[Problem] = result
-        await tell(problems_text(DraftError(problems)))
+    except DraftError as exc:
+        await tell(refusal_text(exc))
         return
     if state is not None and state.reply_ts is not None:
         return
@@ -101,10 +98,11 @@ async def _mark_retried(bot: Bot, channel: str | None, ts: str | None, message: 
         return
     blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"]
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Retried by <@{presser}>"}]})
-    try:
-        await bot.client.chat_update(channel=channel, ts=ts, text=str(message.get("text") or "Retried"), blocks=blocks)
-    except SlackApiError as exc:
-        log.info("could not mark the outcome as retried: %s", exc.response.get("error"))
+    await slack_call(
+        bot.client.chat_update(channel=channel, ts=ts, text=str(message.get("text") or "Retried"), blocks=blocks),
+        "mark the outcome as retried",
+        level=logging.INFO,
+    )
 
 
 def container_is_ephemeral(message: dict[str, Any]) -> bool:

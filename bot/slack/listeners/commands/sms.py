@@ -14,7 +14,7 @@ from bot.sending import Accepted, Requester, with_draft
 from bot.slack.command import ComposeRequest, HelpRequest, HistoryRequest, SendRequest, UsageError, parse_command
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import open_compose
-from bot.slack.messages import history_text, problems_text
+from bot.slack.messages import history_text, refusal_text
 from bot.slack.report import ephemeral
 from bot.slack.text import decode, shown
 from bot.slack.views import ComposeContext, Prefill
@@ -62,7 +62,7 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         # write shares a transaction with concurrent ones (group commit), so this stays fast.
         accepted = await bot.service.accept(draft, who)
     except DraftError as exc:
-        await ack(response_type="ephemeral", text=problems_text(exc))
+        await ack(response_type="ephemeral", text=refusal_text(exc))
         return
     await ack()
     bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
@@ -74,7 +74,7 @@ async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: Com
     if parsed.provider is not None and provider_problem is not None:
         problems.append(provider_problem)
     if problems:
-        await ack(response_type="ephemeral", text=problems_text(DraftError(problems)))
+        await ack(response_type="ephemeral", text=refusal_text(DraftError(problems)))
         return
     await ack()
     prefill = Prefill(provider=parsed.provider, recipients=parsed.recipients, name=parsed.name)
@@ -115,7 +115,7 @@ async def _send(bot: Bot, request: SendRequest, accepted: Accepted, respond: Asy
         except DraftError as exc:  # a looked-up name pushed the text over a limit
             for send_id in accepted.send_ids:
                 await bot.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=str(exc), http_status=None)
-            await tell_privately(problems_text(exc))
+            await tell_privately(refusal_text(exc))
             return
     await bot.deliver(
         with_draft(accepted, draft), channel_id=str(accepted.requester.channel_id), private=tell_privately

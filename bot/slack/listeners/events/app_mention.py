@@ -13,14 +13,14 @@ from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 
 from bot.domain.draft import DraftError
 from bot.ledger import ThreadCustomer
 from bot.sending import Requester
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import accept_for, draft_for
-from bot.slack.messages import CHOICE_TEXT, MAX_CHOICES, choice_blocks, problems_text
+from bot.slack.messages import CHOICE_TEXT, MAX_CHOICES, choice_blocks, refusal_text
+from bot.slack.outbox import slack_call
 from bot.slack.text import decode
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ async def _mention(bot: Bot, event: dict[str, Any]) -> Coroutine[Any, Any, None]
     try:
         draft_for(bot, customers[0], text)
     except DraftError as exc:
-        await tell(problems_text(exc))
+        await tell(refusal_text(exc))
         return None
     offered = customers[:MAX_CHOICES]
     mention_id = await bot.ledger.hold_mention(
@@ -89,7 +89,8 @@ async def _whisper(
     *,
     thread_ts: str | None = None,
 ) -> None:
-    try:
-        await bot.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts)
-    except SlackApiError as exc:
-        log.info("could not answer %s privately: %s", user, exc.response.get("error"))
+    await slack_call(
+        bot.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts),
+        f"answer {user} privately",
+        level=logging.INFO,
+    )
