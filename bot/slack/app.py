@@ -16,12 +16,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from bot.config import Settings
+from bot.conversations import ConversationService
 from bot.guardrails import Guardrails
 from bot.ledger import Ledger
 from bot.sending import SendService
 from bot.slack import idempotency, listeners
 from bot.slack.context import Bot, provide
-from bot.slack.conversations import apply_deliveries
+from bot.slack.conversations import SlackConversations
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient
 from bot.slack.outcome_reply import Replies
@@ -116,6 +117,11 @@ async def build_bot(
             Guardrails(settings.policy(), _usergroup_members(client)),
             log_numbers=settings.log_phone_numbers,
         ),
+        conversations=ConversationService(
+            ledger,
+            served={(provider.value, key) for provider, key in settings.channel_keys.items()},
+            inbox_channel_id=settings.inbox_channel_id,
+        ),
         background=Background(),
         names=NameResolver(client),
         outbox=outbox,
@@ -125,8 +131,11 @@ async def build_bot(
     provide(app, bot)  # every listener finds the bot in Bolt's context
     listeners.register(app)
 
+    shown = SlackConversations(bot)
+
     async def after_sent(message_id: str) -> None:
-        bot.background.spawn(apply_deliveries(bot, message_id), name="delivery-status")
+        # Status updates that arrived before the send's own answer wait in the ledger for its id.
+        bot.background.spawn(bot.conversations.apply_deliveries(message_id, shown), name="delivery-status")
 
     bot.service.after_sent = after_sent
     return bot

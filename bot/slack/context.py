@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.config import Settings
+from bot.conversations import ConversationService
 from bot.domain.draft import Draft, RawDraft, make_draft
 from bot.domain.outcome import Outcome
 from bot.ledger import Ledger, SendRecord
@@ -40,6 +41,7 @@ class Bot:
     client: PacedWebClient
     sociocs: SociocsClient | None
     service: SendService
+    conversations: ConversationService
     background: Background
     names: NameResolver
     outbox: Outbox

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.conversations import AlreadyChosen, ChoiceExpired, MentionGone, NotYourChoice
 from bot.domain.draft import Draft, DraftError
 from bot.domain.outcome import Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload
@@ -28,8 +29,19 @@ def problems_text(error: DraftError) -> str:
     return f":warning: Nothing was sent. Please fix:\n{lines}"
 
 
-def refusal_text(error: DraftError | UnknownSend | NothingToRetry) -> str:
+Refusal = DraftError | UnknownSend | NothingToRetry | MentionGone | ChoiceExpired | NotYourChoice | AlreadyChosen
+
+
+def refusal_text(error: Refusal) -> str:
     """What the person is told when a service refuses: the one place its typed errors become words."""
+    if isinstance(error, MentionGone):
+        return "I have no record of that message, so nothing was sent."
+    if isinstance(error, ChoiceExpired):
+        return "That choice is more than half an hour old, so nothing was sent: mention me again to send it."
+    if isinstance(error, NotYourChoice):
+        return f"Only <@{error.author}>, who mentioned me, can choose who gets that message. Nothing was sent."
+    if isinstance(error, AlreadyChosen):
+        return ALREADY
     if isinstance(error, UnknownSend):
         return ":warning: I have no record of that message, so nothing was sent."
     if isinstance(error, NothingToRetry):

@@ -184,6 +184,12 @@ class Replies:
         # Replies Slack refused to take (not a rate limit: those are waited out), for a private fallback.
         self.refused: set[tuple[str, str]] = set()
 
+    async def state(self, channel_id: str | None, summary_ts: str | None) -> ReplyState | None:
+        """The send's outcome reply as the ledger keeps it; None when the send has none (yet)."""
+        if not channel_id or not summary_ts:
+            return None
+        return await self._ledger.reply_state(channel_id, summary_ts)
+
     async def show(self, channel_id: str, summary_ts: str) -> bool:
         """Bring the send's reply up to date with the ledger; False when the send has no managed reply."""
         state = await self._ledger.reply_state(channel_id, summary_ts)

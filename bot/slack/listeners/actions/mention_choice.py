@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
+from bot.conversations import AlreadyChosen, ChoiceExpired, MentionGone, NotYourChoice
 from bot.domain.phone import mask
 from bot.sending import Accepted, Requester
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import accept_for
-from bot.slack.messages import ALREADY, customer_label
+from bot.slack.messages import customer_label, refusal_text
 from bot.slack.report import ephemeral
 
 log = logging.getLogger(__name__)
-
-CHOICE_LIFETIME = timedelta(minutes=30)  # as long as Slack keeps the response_url; stale choices send nothing
 
 
 async def choice_pressed(
@@ -39,33 +37,22 @@ async def _choose(bot: Bot, body: dict[str, Any], action: dict[str, Any], respon
         return
     presser = str((body.get("user") or {}).get("id"))
     tell = ephemeral(respond)
-    pending = await bot.ledger.pending_mention(mention_id)
-    if pending is None or (index is not None and not (isinstance(index, int) and 0 <= index < len(pending.customers))):
-        await tell("I have no record of that message, so nothing was sent.")
+    try:
+        choice = await bot.conversations.choose(mention_id, index, presser)
+    except (MentionGone, ChoiceExpired, NotYourChoice, AlreadyChosen) as exc:
+        await tell(refusal_text(exc))
         return
-    if datetime.now(UTC).replace(tzinfo=None) - pending.created_at > CHOICE_LIFETIME:
-        await tell("That choice is more than half an hour old, so nothing was sent: mention me again to send it.")
+    if choice.customer is None:
+        await respond(text="Cancelled: nothing was sent.", replace_original=True)
         return
-    if presser != pending.user_id:
-        await tell(f"Only <@{pending.user_id}>, who mentioned me, can choose who gets that message. Nothing was sent.")
-        return
-    if index is None:
-        if await bot.ledger.decide_mention(mention_id, presser, "cancelled"):
-            await respond(text="Cancelled: nothing was sent.", replace_original=True)
-        else:
-            await tell(ALREADY)
-        return
-    customer = pending.customers[index]
-    if not await bot.ledger.decide_mention(mention_id, presser, "sent"):
-        await tell(ALREADY)
-        return
+    pending, customer = choice.mention, choice.customer
     requester = Requester(pending.team_id, presser, pending.channel_id, "mention")
     accepted: Accepted | None = None
     try:
         accepted = await accept_for(bot, customer, pending.text, requester, tell)
     finally:
         if accepted is None:  # refused (or the ledger failed): nothing went out, so they may choose again
-            await bot.ledger.undecide_mention(mention_id)
+            await bot.conversations.release(mention_id)
     if accepted is None:
         return
     log.info("mention %s: %s chose %s", mention_id, presser, mask(customer.number))

@@ -9,8 +9,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from bot.domain.draft import DraftError
-from bot.domain.outcome import UNDELIVERED
-from bot.ledger import SendStatus
 from bot.sending import NothingToRetry, Reporter, Requester, UnknownSend
 from bot.slack.context import Bot, bot_of
 from bot.slack.messages import refusal_text
@@ -37,15 +35,11 @@ async def _retry_all(bot: Bot, body: dict[str, Any], which: str, respond: AsyncR
     """**Retry all failed**: the failed and unknown recipients of one send (`channel:summary ts`) or
     of the listed send ids, each retried exactly as by its own button."""
     if ":" in which:
-        channel, summary_ts = which.split(":", 1)
-        state = await bot.ledger.reply_state(channel, summary_ts)
+        state = await bot.replies.state(*which.split(":", 1))
         send_ids: tuple[str, ...] = state.send_ids if state else ()
     else:
         send_ids = tuple(i for i in which.split(",") if i)
-    records = await bot.ledger.sends_in_order(send_ids)
-    retryable = [
-        r.id for r in records if r.status in (SendStatus.FAILED, SendStatus.UNKNOWN) or r.delivery_status in UNDELIVERED
-    ]
+    retryable = await bot.service.retryable(send_ids)
     await asyncio.gather(*(_retry(bot, body, send_id, respond, quiet=True) for send_id in retryable))
 
 
@@ -61,11 +55,7 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
     except UnknownSend as exc:
         await tell(refusal_text(exc))
         return
-    state = (
-        await bot.ledger.reply_state(record.channel_id, record.summary_ts)
-        if record.channel_id and record.summary_ts
-        else None
-    )
+    state = await bot.replies.state(record.channel_id, record.summary_ts)
     reporter: Reporter
     if state is not None and state.reply_ts is not None:
         reporter = ReplyReporter(bot.replies, bot.ledger, state)  # the send's one reply shows the retry

@@ -91,7 +91,7 @@ async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: Com
 
 
 async def _history(bot: Bot, user_id: str) -> str:
-    records = await bot.ledger.history(user_id, limit=10)
+    records = await bot.service.history(user_id, limit=10)
     rows = [
         (
             r.created_at.replace(tzinfo=UTC).timestamp(),  # the ledger keeps naive UTC
@@ -113,8 +113,7 @@ async def _send(bot: Bot, request: SendRequest, accepted: Accepted, respond: Asy
         try:
             draft = bot.draft(raw_draft(request, names))
         except DraftError as exc:  # a looked-up name pushed the text over a limit
-            for send_id in accepted.send_ids:
-                await bot.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=str(exc), http_status=None)
+            await bot.service.abandon(accepted, str(exc))
             await tell_privately(refusal_text(exc))
             return
     await bot.deliver(

@@ -15,7 +15,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.domain.draft import DraftError
-from bot.ledger import ThreadCustomer
 from bot.sending import Requester
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import accept_for, draft_for
@@ -45,7 +44,7 @@ async def _mention(bot: Bot, event: dict[str, Any]) -> Coroutine[Any, Any, None]
     async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         await _whisper(bot, channel, user, text, blocks, thread_ts=thread_ts)
 
-    customers = _distinct(await bot.ledger.thread_customers(channel, thread_ts))
+    customers = await bot.conversations.customers_of(channel, thread_ts)
     if not customers:
         await tell("This thread is not a conversation with a customer, so nothing was sent.")
         return None
@@ -64,20 +63,12 @@ async def _mention(bot: Bot, event: dict[str, Any]) -> Coroutine[Any, Any, None]
         await tell(refusal_text(exc))
         return None
     offered = customers[:MAX_CHOICES]
-    mention_id = await bot.ledger.hold_mention(
+    mention_id = await bot.conversations.hold_mention(
         team_id=event.get("team"), user_id=user, channel_id=channel, thread_ts=thread_ts, text=text, customers=offered
     )
     log.info("mention %s in a thread with %d customers: asking %s to choose", mention_id, len(customers), user)
     await tell(CHOICE_TEXT, choice_blocks(mention_id, text, customers))
     return None
-
-
-def _distinct(customers: list[ThreadCustomer]) -> list[ThreadCustomer]:
-    """One entry per number and provider: a send goes out with the provider's configured channel key."""
-    seen: dict[tuple[str, str], ThreadCustomer] = {}
-    for c in customers:
-        seen.setdefault((c.provider, c.number), c)
-    return list(seen.values())
 
 
 async def _whisper(

@@ -27,9 +27,9 @@ async def compose_sms(ack: AsyncAck, shortcut: dict[str, Any], context: AsyncBol
 
 async def _open_global(bot: Bot, shortcut: dict[str, Any]) -> None:
     trigger_id = str(shortcut.get("trigger_id"))
-    problem = await bot.service.guardrails.user_problem((shortcut.get("user") or {}).get("id"))
-    if problem is not None:
-        await refuse(bot, trigger_id, [problem])
+    problems = await bot.service.user_problems((shortcut.get("user") or {}).get("id"))
+    if problems:
+        await refuse(bot, trigger_id, problems)
         return
     await open_compose(bot, trigger_id, ComposeContext(origin="global"))
 
