@@ -8,7 +8,6 @@ with a Reply button. Which thread, deduplication and claims are the service's bu
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -20,31 +19,11 @@ from bot.domain.providers import Provider
 from bot.ledger import SendRecord
 from bot.sending import draft_from_record
 from bot.slack.context import Bot
-from bot.slack.messages import parent_blocks, quote_blocks, summary_text
+from bot.slack.messages import customer_blocks, delivery_line, parent_blocks, summary_text, undelivered_line
 from bot.slack.outbox import slack_call
-from bot.slack.text import shown
 from bot.sociocs.webhooks import IncomingMessage
 
 log = logging.getLogger(__name__)
-
-REPLY_ACTION = "reply_sms"
-_ICONS = {
-    "sent": ":outbox_tray:",
-    "delivered": ":white_check_mark:",
-    "read": ":eyes:",
-    "failed": ":x:",
-    "undelivered": ":x:",
-}
-
-
-def delivery_line(records: list[SendRecord]) -> str | None:
-    """`Delivery: +1617… delivered · +1618… sent`, or None while nothing is known."""
-    parts = [
-        f"{_ICONS.get(r.delivery_status, ':hourglass_flowing_sand:')} {r.recipient} {r.delivery_status}"
-        for r in records
-        if r.delivery_status
-    ]
-    return "Delivery: " + " · ".join(parts) if parts else None
 
 
 class SlackConversations:
@@ -131,49 +110,6 @@ async def refresh_summary(bot: Bot, channel: str, summary_ts: str) -> None:
 
 
 async def _report_undelivered(bot: Bot, record: SendRecord, status: str, code: str | None, message: str | None) -> None:
-    detail = " ".join(
-        p for p in (f"error {shown(code)}" if code else "", f"“{shown(message)}”" if message else "") if p
-    )
-    line = f":x: Not delivered to {record.recipient} ({status})" + (f": {detail}" if detail else "") + "."
+    line = undelivered_line(record.recipient, status, code, message)
     outcome = Outcome.failed(status, hint="Press Retry to send it again.")
     await bot.post_outcome(record, line, outcome, "the failed delivery")
-
-
-# Customer messages ----------------------------------------------------------------------------------------
-
-
-def customer_blocks(
-    message: IncomingMessage, provider: Provider, *, new_thread: bool
-) -> tuple[str, list[dict[str, Any]]]:
-    who = shown(message.sender_name) + f" ({message.number})" if message.sender_name else message.number
-    head = (
-        f":speech_balloon: New message from *{who}* on {provider.label}"
-        if new_thread
-        else f":speech_balloon: *{who}* replied"
-    )
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head, "verbatim": True}}]
-    if message.text:
-        blocks.extend(quote_blocks(message.text))
-    links = [f"Image: {shown(u)}" for u in message.image_urls]
-    links += [f"File: {shown(u)}" for u in message.file_urls]
-    links += [f"Video: {shown(u)}" for u in message.video_urls]
-    if links:
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(links)[:2900], "verbatim": True}}
-        )
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "customer_reply",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": REPLY_ACTION,
-                    "text": {"type": "plain_text", "text": "Reply"},
-                    "value": json.dumps({"p": provider.value, "n": message.number}),
-                }
-            ],
-        }
-    )
-    fallback = f"{head}: {shown(message.text or '')}"[:3000]
-    return fallback, blocks

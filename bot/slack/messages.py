@@ -13,9 +13,10 @@ from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
 from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
-from bot.ledger import ThreadCustomer
+from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import NothingToRetry, UnknownSend
 from bot.slack.text import defuse, escape, shown
+from bot.sociocs.webhooks import IncomingMessage
 
 Block = dict[str, Any]
 _SECTION_LIMIT = 2800  # Slack allows 3000 characters per section text; counted after escaping and quoting.
@@ -290,3 +291,70 @@ def choice_blocks(mention_id: str, text: str, customers: list[ThreadCustomer]) -
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Conversations: delivery statuses and customers' messages.
+
+REPLY_ACTION = "reply_sms"
+_ICONS = {
+    "sent": ":outbox_tray:",
+    "delivered": ":white_check_mark:",
+    "read": ":eyes:",
+    "failed": ":x:",
+    "undelivered": ":x:",
+}
+
+
+def delivery_line(records: list[SendRecord]) -> str | None:
+    """`Delivery: +1617… delivered · +1618… sent`, or None while nothing is known."""
+    parts = [
+        f"{_ICONS.get(r.delivery_status, ':hourglass_flowing_sand:')} {r.recipient} {r.delivery_status}"
+        for r in records
+        if r.delivery_status
+    ]
+    return "Delivery: " + " · ".join(parts) if parts else None
+
+
+def undelivered_line(recipient: str, status: str, code: str | None, message: str | None) -> str:
+    """`:x: Not delivered to +1617… (failed): error 30003 “Unreachable”.`"""
+    detail = " ".join(
+        p for p in (f"error {shown(code)}" if code else "", f"“{shown(message)}”" if message else "") if p
+    )
+    return f":x: Not delivered to {recipient} ({status})" + (f": {detail}" if detail else "") + "."
+
+
+def customer_blocks(
+    message: IncomingMessage, provider: Provider, *, new_thread: bool
+) -> tuple[str, list[dict[str, Any]]]:
+    who = shown(message.sender_name) + f" ({message.number})" if message.sender_name else message.number
+    head = (
+        f":speech_balloon: New message from *{who}* on {provider.label}"
+        if new_thread
+        else f":speech_balloon: *{who}* replied"
+    )
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head, "verbatim": True}}]
+    if message.text:
+        blocks.extend(quote_blocks(message.text))
+    links = [f"Image: {shown(u)}" for u in message.image_urls]
+    links += [f"File: {shown(u)}" for u in message.file_urls]
+    links += [f"Video: {shown(u)}" for u in message.video_urls]
+    if links:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(links)[:2900], "verbatim": True}}
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "customer_reply",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": REPLY_ACTION,
+                    "text": {"type": "plain_text", "text": "Reply"},
+                    "value": json.dumps({"p": provider.value, "n": message.number}),
+                }
+            ],
+        }
+    )
+    fallback = f"{head}: {shown(message.text or '')}"[:3000]
+    return fallback, blocks

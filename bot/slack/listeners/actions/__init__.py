@@ -6,12 +6,11 @@ import re
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.conversations import REPLY_ACTION
 from bot.slack.listeners.actions.compose import compose_changed
 from bot.slack.listeners.actions.mention_choice import choice_pressed
 from bot.slack.listeners.actions.reply import reply_pressed
 from bot.slack.listeners.actions.retry import retry_pressed
-from bot.slack.messages import CANCEL_ACTION, CHOOSE_PREFIX, RETRY_ACTION
+from bot.slack.messages import CANCEL_ACTION, CHOOSE_PREFIX, REPLY_ACTION, RETRY_ACTION
 
 
 def register(app: AsyncApp) -> None:
