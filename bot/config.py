@@ -15,8 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.draft import Rules
 from bot.domain.phone import DEFAULT_NUMBER_TYPES, NUMBER_TYPES
+from bot.domain.policy import Policy
 from bot.domain.providers import PROVIDER_ORDER, Provider
-from bot.guardrails import Policy
 
 Mode = Literal["socket", "http"]
 

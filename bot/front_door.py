@@ -20,11 +20,11 @@ from typing import Any
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.middleware.request_verification.async_request_verification import AsyncRequestVerification
 from slack_bolt.request.async_internals import build_async_context
-from slack_bolt.response import BoltResponse
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+
+from bot.slack.verification import VERIFIED
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,6 @@ def parse_slack_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
     raise Refused(400, f"unsupported content type {kind or '(none)'!r}")
 
 
-VERIFIED = "front_door_verified"  # set in Bolt's context by `slack_endpoint` only, never from a request
-
-
 def slack_endpoint(app: AsyncApp, signing_secret: str) -> Callable[[Request], Awaitable[Response]]:
     """`POST /slack/events`: signature first, on a capped body; only then is the body parsed and the
     request handed to Bolt, marked verified so Bolt does not check it a second time."""
@@ -192,23 +189,3 @@ async def _admit(request: Request, signing_secret: str) -> AsyncBoltRequest:
     except Exception as exc:  # a body Bolt cannot read is the sender's mistake, not ours
         raise Refused(400, f"unreadable body ({type(exc).__name__})") from None
     return bolt_request
-
-
-class FrontDoorVerification(AsyncRequestVerification):
-    """Bolt's signature check, skipped for requests the front door has already verified."""
-
-    async def async_process(
-        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
-    ) -> BoltResponse:
-        if req.context.get(VERIFIED) is True:
-            return await next()
-        return await super().async_process(req=req, resp=resp, next=next)
-
-
-def trust_front_door(app: AsyncApp, signing_secret: str) -> None:
-    """Swap Bolt's verification middleware for one that trusts `slack_endpoint`'s check. Requests
-    that reach Bolt any other way are still verified."""
-    middlewares = app._async_middleware_list
-    for index, middleware in enumerate(middlewares):
-        if type(middleware) is AsyncRequestVerification:
-            middlewares[index] = FrontDoorVerification(signing_secret, base_logger=app.logger)

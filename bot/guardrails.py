@@ -9,23 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 
 from bot.domain.draft import Field, Problem
 from bot.domain.phone import PhoneNumber
+from bot.domain.policy import Policy
+
+__all__ = ["Guardrails", "MembersOf", "Policy"]
 
 log = logging.getLogger(__name__)
 
 MembersOf = Callable[[str], Awaitable[frozenset[str]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    allowed_users: frozenset[str] = frozenset()
-    allowed_groups: frozenset[str] = frozenset()
-    allowed_channels: frozenset[str] = frozenset()
-    allowed_countries: frozenset[str] = frozenset()
-    rate_limit_per_minute: int | None = None
 
 
 class Guardrails:

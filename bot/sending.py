@@ -11,13 +11,13 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot import metrics
 from bot.domain.draft import Draft, DraftError, Field, Problem, Rules
-from bot.domain.outcome import Outcome, OutcomeKind
+from bot.domain.outcome import UNDELIVERED, Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import InvalidNumber, PhoneNumber, parse_number
 from bot.domain.providers import Provider
@@ -76,6 +76,14 @@ class Accepted:
     send_ids: tuple[str, ...]
 
 
+class UnknownSend(Exception):
+    """No send with that id is recorded."""
+
+
+class NothingToRetry(Exception):
+    """The send needs no retry (any more): someone already retried it, or it was sent."""
+
+
 def rate_problem(limited: RateLimited) -> Problem:
     return Problem(
         "to",
@@ -131,6 +139,11 @@ class SendService:
         problems = [await self.guardrails.user_problem(user_id), self.guardrails.channel_problem(channel_id, field)]
         return [p for p in problems if p is not None]
 
+    async def user_problems(self, user_id: str | None) -> list[Problem]:
+        """The guardrail on who is asking, for entry points with no conversation yet (the global shortcut)."""
+        problem = await self.guardrails.user_problem(user_id)
+        return [problem] if problem is not None else []
+
     async def check(self, draft: Draft, requester: Requester, *, channel_field: Field = "destination") -> None:
         """The guardrails that need no database: who, where, to which countries. Raises DraftError."""
         problems = await self.who_may_send(requester.user_id, requester.channel_id, field=channel_field)
@@ -174,6 +187,15 @@ class SendService:
         """`check` then `record`: every guardrail, and the sends written down as queued."""
         await self.check(draft, requester, channel_field=channel_field)
         return await self.record(draft, requester)
+
+    async def abandon(self, accepted: Accepted, error: str) -> None:
+        """Record an accepted send that will not go out after all (its final text failed a check)."""
+        for send_id in accepted.send_ids:
+            await self.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=error, http_status=None)
+
+    async def history(self, user_id: str, limit: int = 10) -> list[SendRecord]:
+        """The person's latest sends, newest first."""
+        return await self.ledger.history(user_id, limit=limit)
 
     # Sending --------------------------------------------------------------------------------------------
 
@@ -287,15 +309,31 @@ class SendService:
 
     # Retrying by hand -----------------------------------------------------------------------------------
 
-    async def retry(self, send_id: str, presser: Requester, reporter: Reporter) -> Outcome | list[Problem] | None:
-        """One new attempt at a failed or unknown send, for whoever pressed Retry.
+    async def retryable(self, send_ids: Sequence[str]) -> list[str]:
+        """Those of the sends that failed, may not have gone out, or were not delivered, in order."""
+        records = await self.ledger.sends_in_order(send_ids)
+        return [
+            r.id
+            for r in records
+            if r.status in (SendStatus.FAILED, SendStatus.UNKNOWN) or r.delivery_status in UNDELIVERED
+        ]
 
-        Returns the outcome, the problems that stop this person, or None when there is nothing to
-        retry (someone already did, or it was sent).
+    async def find(self, send_id: str) -> SendRecord:
+        """The recorded send; UnknownSend when there is none."""
+        record = await self.ledger.get(send_id)
+        if record is None:
+            raise UnknownSend(send_id)
+        return record
+
+    async def retry(self, send_id: str, presser: Requester, reporter: Reporter) -> Outcome:
+        """One new attempt at a failed or unknown send, for whoever pressed Retry: its outcome.
+
+        Raises DraftError with the problems that stop this person, NothingToRetry when someone already
+        retried it or it was sent, UnknownSend when there is no such send.
         """
         record = await self.ledger.get(send_id)
         if record is None:
-            return None
+            raise NothingToRetry(send_id)
         draft = draft_from_record(record)
         problems = await self.who_may_send(presser.user_id, record.channel_id)
         problems += self.guardrails.country_problems(draft.recipients)
@@ -309,14 +347,14 @@ class SendService:
                 )
             )
         if problems:
-            return problems
+            raise DraftError(problems)
         claim = await self.ledger.claim_retry(
             send_id, user_id=presser.user_id or "", limit_per_minute=self.guardrails.policy.rate_limit_per_minute
         )
         if isinstance(claim, RateLimited):
-            return [rate_problem(claim)]
+            raise DraftError([rate_problem(claim)])
         if claim is None:
-            return None
+            raise NothingToRetry(send_id)
         await _safely(reporter.started(draft), "reporting the start of a retry")
         outcome = await self._one(draft, draft.recipients[0], send_id, reporter, presser)
         await _safely(reporter.done(), "reporting the end of a retry")

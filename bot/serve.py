@@ -19,7 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
 from bot.metrics import METRICS
-from bot.slack.app import Bot, build_bot, seed_authorization
+from bot.slack.app import build_bot, seed_authorization
+from bot.slack.context import Bot
 from bot.slack.recovery import sweep_forever
 from bot.web import build_web_app
 from bot.webhook_endpoint import sociocs_webhook_route

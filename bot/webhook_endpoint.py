@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.domain.phone import mask
+from bot.conversations import NotServed
 from bot.front_door import ClientGone, Refused, loads_limited, read_capped
-from bot.slack.app import Bot
-from bot.slack.conversations import apply_deliveries, handle_incoming
+from bot.slack.context import Bot
+from bot.slack.conversations import SlackConversations
 from bot.sociocs.webhooks import SIGNATURE_HEADER, EventError, IncomingMessage, parse_event, signature_ok
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def sociocs_webhook_route(bot: Bot) -> Route | None:
     if secret_value is None:
         return None
     secret = secret_value.get_secret_value()
-    served = {(provider.value, key) for provider, key in bot.settings.channel_keys.items()}
+    slack = SlackConversations(bot)
 
     async def receive(request: Request) -> Response:
         try:
@@ -58,24 +58,18 @@ def sociocs_webhook_route(bot: Bot) -> Route | None:
             return _error(400, refused.reason)
         except EventError as exc:
             return _error(422, str(exc))
+        conversations = bot.conversations
         if isinstance(event, IncomingMessage):
-            if (event.provider, event.channel_key) not in served:
+            try:
+                first = await conversations.receive(event)
+            except NotServed:
                 return _error(422, "not a channel this bot serves")
-            first = await bot.ledger.first_incoming(event.message_id, event.number)
             if first:
-                bot.background.spawn(handle_incoming(bot, event), name="customer-message")
-            else:
-                log.info("duplicate message %s from %s ignored", event.message_id, mask(event.number))
+                bot.background.spawn(conversations.place(event, slack), name="customer-message")
             return JSONResponse({"status": "success", "duplicate": not first})
-        error = event.event_data.error
-        fresh = await bot.ledger.record_delivery(
-            event.message_id,
-            event.event_data.status,
-            error_code=error.code if error else None,
-            error_message=error.message if error else None,
-        )
+        fresh = await conversations.record_status(event)
         if fresh:
-            bot.background.spawn(apply_deliveries(bot, event.message_id), name="delivery-status")
+            bot.background.spawn(conversations.apply_deliveries(event.message_id, slack), name="delivery-status")
         return JSONResponse({"status": "success", "duplicate": not fresh})
 
     return Route(PATH, receive, methods=["POST"])

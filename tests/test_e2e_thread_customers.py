@@ -243,7 +243,7 @@ def test_only_the_person_who_mentioned_may_choose(hooked: RunningBot, slack: Sla
 
 def test_one_number_on_two_providers_is_told_apart_and_names_cannot_mention():
     from bot.ledger import ThreadCustomer
-    from bot.slack.listeners.replies import MAX_CHOICES, choice_blocks
+    from bot.slack.messages import MAX_CHOICES, choice_blocks
 
     number = "+16175550199"
     customers = [

@@ -19,9 +19,15 @@ from bot.domain.draft import Draft, DraftError, Problem
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber
 from bot.domain.providers import Provider
-from bot.slack.app import problems_text
-from bot.slack.conversations import customer_blocks
-from bot.slack.messages import history_text, outcome_blocks, outcome_text, parent_blocks, summary_text
+from bot.slack.messages import (
+    customer_blocks,
+    history_text,
+    outcome_blocks,
+    outcome_text,
+    parent_blocks,
+    problems_text,
+    summary_text,
+)
 from bot.slack.text import shown
 from bot.slack.views import refusal_view
 from bot.sociocs.webhooks import IncomingMessage

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Delivery statuses (from Sociocs' status webhooks) that mean the message did not reach the customer.
+UNDELIVERED = ("failed", "undelivered")
+
 
 class OutcomeKind(StrEnum):
     SENT = "sent"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class SendStatus(StrEnum):
@@ -104,3 +106,34 @@ class PendingMention:
     text: str
     customers: tuple[ThreadCustomer, ...]
     decision: str | None
+
+
+def record_from_row(row: Any) -> SendRecord:
+    """A `sends` row as a SendRecord."""
+    media = json.loads(row.media or "{}")
+    return SendRecord(
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        channel_id=row.channel_id,
+        thread_ts=row.thread_ts,
+        summary_ts=row.summary_ts,
+        provider=row.provider,
+        channel_key=row.channel_key,
+        recipient=row.recipient,
+        name=row.name,
+        text=row.text,
+        image_urls=tuple(media.get("image_urls") or ()),
+        file_url=media.get("file_url"),
+        status=SendStatus(row.status),
+        message_id=row.message_id,
+        error=row.error,
+        http_status=row.http_status,
+        attempts=row.attempts,
+        via=row.via,
+        retried_by=row.retried_by,
+        delivery_status=row.delivery_status,
+        delivery_error=row.delivery_error,
+    )

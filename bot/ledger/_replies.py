@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.ledger._records import SendRecord
+from bot.ledger._records import SendRecord, record_from_row
 from bot.ledger._schema import instances, metadata, sends
 
 replies = Table(
@@ -123,11 +123,9 @@ class RepliesMixin:
 
     async def sends_in_order(self, send_ids: Sequence[str]) -> list[SendRecord]:
         """The sends, in the order given (missing ones left out)."""
-        from bot.ledger._store import _record
-
         async with self._reads.connect() as conn:
             rows = (await conn.execute(select(sends).where(sends.c.id.in_(list(send_ids))))).all()
-        by_id = {r.id: _record(r) for r in rows}
+        by_id = {r.id: record_from_row(r) for r in rows}
         return [by_id[i] for i in send_ids if i in by_id]
 
     async def unshown_replies(self) -> list[ReplyState]:

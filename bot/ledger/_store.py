@@ -51,6 +51,7 @@ from bot.ledger._records import (
     SendRecord,
     SendStatus,
     ThreadCustomer,
+    record_from_row,
 )
 from bot.ledger._replies import RepliesMixin
 from bot.ledger._schema import (
@@ -203,36 +204,6 @@ def _over_limit(recent: Sequence[datetime], limit: int, wanted: int, extra: int 
 def now() -> datetime:
     """Naive UTC: stored the same way in SQLite and PostgreSQL."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _record(row: Any) -> SendRecord:
-    media = json.loads(row.media or "{}")
-    return SendRecord(
-        id=row.id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        team_id=row.team_id,
-        user_id=row.user_id,
-        channel_id=row.channel_id,
-        thread_ts=row.thread_ts,
-        summary_ts=row.summary_ts,
-        provider=row.provider,
-        channel_key=row.channel_key,
-        recipient=row.recipient,
-        name=row.name,
-        text=row.text,
-        image_urls=tuple(media.get("image_urls") or ()),
-        file_url=media.get("file_url"),
-        status=SendStatus(row.status),
-        message_id=row.message_id,
-        error=row.error,
-        http_status=row.http_status,
-        attempts=row.attempts,
-        via=row.via,
-        retried_by=row.retried_by,
-        delivery_status=row.delivery_status,
-        delivery_error=row.delivery_error,
-    )
 
 
 class Ledger(RepliesMixin):
@@ -586,7 +557,7 @@ class Ledger(RepliesMixin):
                 insert(events).values(send_id=send_id, at=stamp, user_id=user_id, kind="attempt", status="retry")
             )
             row = (await conn.execute(select(sends).where(sends.c.id == send_id))).one()
-            return _record(row)
+            return record_from_row(row)
 
     async def recover(self) -> list[SendRecord]:
         """Claim sends left queued or pending by processes that are gone; mark them failed (queued: never
@@ -622,7 +593,7 @@ class Ledger(RepliesMixin):
                     insert(events).values(send_id=row.id, at=now(), kind="status", status=status.value, detail=error)
                 )
                 fresh = (await conn.execute(select(sends).where(sends.c.id == row.id))).one()
-            recovered.append(_record(fresh))
+            recovered.append(record_from_row(fresh))
         async with self._engine.begin() as conn:
             await conn.execute(instances.delete().where(instances.c.heartbeat_at <= cutoff))
         return recovered
@@ -630,7 +601,7 @@ class Ledger(RepliesMixin):
     async def get(self, send_id: str) -> SendRecord | None:
         async with self._reads.connect() as conn:
             row = (await conn.execute(select(sends).where(sends.c.id == send_id))).first()
-        return _record(row) if row is not None else None
+        return record_from_row(row) if row is not None else None
 
     async def history(self, user_id: str, limit: int = 10) -> list[SendRecord]:
         async with self._reads.connect() as conn:
@@ -642,7 +613,7 @@ class Ledger(RepliesMixin):
                     .limit(limit)
                 )
             ).all()
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     async def status_events(self, send_id: str) -> list[tuple[datetime, str, str | None]]:
         async with self._reads.connect() as conn:
@@ -732,7 +703,7 @@ class Ledger(RepliesMixin):
                 ],
             )
             fresh = (await conn.execute(select(sends).where(sends.c.id == row.id))).one()
-        return _record(fresh), claimed
+        return record_from_row(fresh), claimed
 
     async def sends_in_summary(self, channel_id: str, summary_ts: str) -> list[SendRecord]:
         async with self._reads.connect() as conn:
@@ -743,7 +714,7 @@ class Ledger(RepliesMixin):
                     .order_by(sends.c.created_at, sends.c.id)
                 )
             ).all()
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     # Conversations: which Slack thread belongs to which number ----------------------------------------------
 

@@ -1,134 +1,36 @@
-"""Builds the Bot: the Slack client, the Sociocs client, the Bolt app and its listeners.
+"""Wiring: builds the Bot (`bot.slack.context`): the Slack client, the Sociocs client, the ledger, the
+services, and the Bolt app with its listeners (`bot.slack.listeners`).
 
-Listeners are registered by kind (`bot.slack.listeners`); each acknowledges first and hands the
-work to `Background`, so Slack always gets its answer well inside 3 seconds.
+Listeners acknowledge first and hand the work to `Background`, so Slack always gets its answer well
+inside 3 seconds.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from bot.config import Settings
-from bot.domain.draft import Draft, DraftError, RawDraft, make_draft
-from bot.domain.outcome import Outcome
+from bot.conversations import ConversationService
 from bot.guardrails import Guardrails
-from bot.ledger import Ledger, SendRecord
-from bot.sending import Accepted, SendService
-from bot.slack.messages import help_text, outcome_blocks
+from bot.ledger import Ledger
+from bot.sending import SendService
+from bot.slack import idempotency, listeners
+from bot.slack.context import Bot, provide
+from bot.slack.conversations import SlackConversations
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient
 from bot.slack.outcome_reply import Replies
-from bot.slack.report import PrivateSink, SlackThreadReporter
-from bot.slack.text import shown
+from bot.slack.verification import trust_front_door
 from bot.sociocs import SociocsClient
 from bot.tasks import Background
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Bot:
-    """Everything a running bot holds; built inside the event loop, closed with `aclose`."""
-
-    settings: Settings
-    app: AsyncApp
-    client: PacedWebClient
-    sociocs: SociocsClient | None
-    service: SendService
-    background: Background
-    names: NameResolver
-    outbox: Outbox
-    replies: Replies
-    bot_user_id: str | None = None
-    live_instances: int = 1  # bot processes sharing Slack's rate limits (refreshed by the recovery sweep)
-
-    @property
-    def ledger(self) -> Ledger:
-        return self.service.ledger
-
-    async def aclose(self) -> None:
-        await self.ledger.close()
-        if self.sociocs is not None:
-            await self.sociocs.aclose()
-        session = self.client.session
-        if session is not None and not session.closed:
-            await session.close()
-
-    def help(self) -> str:
-        s = self.settings
-        return help_text(s.channel_keys, s.default_provider, s.whatsapp_provider, s.max_recipients)
-
-    def draft(self, raw: RawDraft) -> Draft:
-        """The one place drafts are checked, for every entry point."""
-        return make_draft(raw, self.service.rules)
-
-    def reporter(
-        self, *, channel_id: str, sender_id: str | None, private: PrivateSink, thread_ts: str | None = None, **kw: Any
-    ) -> SlackThreadReporter:
-        return SlackThreadReporter(
-            self.client,
-            channel_id=channel_id,
-            sender_id=sender_id,
-            private=private,
-            dry_run=self.service.dry_run,
-            thread_ts=thread_ts,
-            bot_user_id=self.bot_user_id,
-            replies=self.replies,
-            ledger=self.ledger,
-            **kw,
-        )
-
-    async def deliver(
-        self, accepted: Accepted, *, channel_id: str, private: PrivateSink, thread_ts: str | None = None
-    ) -> None:
-        """Send an accepted draft and report it in `channel_id` (in `thread_ts` when given)."""
-        reporter = self.reporter(
-            channel_id=channel_id,
-            sender_id=accepted.requester.user_id,
-            private=private,
-            thread_ts=thread_ts,
-            send_ids=accepted.send_ids,
-        )
-        await self.service.send(accepted, reporter)
-
-    async def post_outcome(self, record: SendRecord, line: str, outcome: Outcome, what: str) -> None:
-        """An outcome about a recorded send in the send's thread: its outcome reply brought up to date
-        from the ledger, or (a send reported before replies were kept) a reply of its own."""
-        if not record.channel_id:
-            return
-        if record.summary_ts and await self.replies.show(record.channel_id, record.summary_ts):
-            return
-        try:
-            await self.client.chat_postMessage(
-                channel=record.channel_id,
-                thread_ts=record.thread_ts or record.summary_ts,
-                text=line,
-                blocks=outcome_blocks(line, record.id, outcome),
-                unfurl_links=False,
-                link_names=False,
-            )
-        except SlackApiError as exc:
-            log.error("could not report %s of %s: %s", what, record.id, exc.response.get("error"))
-
-    def direct_message(self, user_id: str) -> PrivateSink:
-        """A private sink that writes to the person in the bot's DM (the modal has no response_url)."""
-
-        async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-            try:
-                await self.client.chat_postMessage(
-                    channel=user_id, text=text, blocks=blocks, unfurl_links=False, link_names=False
-                )
-            except SlackApiError as exc:
-                log.error("could not message %s privately either: %s", user_id, exc.response.get("error"))
-
-        return tell
 
 
 class _TokenNotice(logging.Filter):
@@ -160,11 +62,6 @@ def _usergroup_members(client: PacedWebClient) -> Callable[[str], Awaitable[froz
     return members
 
 
-def problems_text(error: DraftError) -> str:
-    lines = "\n".join(f"• {shown(p.message)}" for p in error.problems)
-    return f":warning: Nothing was sent. Please fix:\n{lines}"
-
-
 async def build_bot(
     settings: Settings, *, console: bool = False, on_sociocs_request: Callable[[Any], None] | None = None
 ) -> Bot:
@@ -173,12 +70,6 @@ async def build_bot(
     `console` turns off request signing checks: the console feeds requests in-process.
     `on_sociocs_request` sees each Sociocs request body (never its headers), for the console.
     """
-    import aiohttp
-
-    from bot.front_door import trust_front_door
-    from bot.slack import idempotency
-    from bot.slack.listeners import register_all
-
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "xoxb-console"
     # No rate-limit retry handler: the paced client waits out 429s itself, so retries do not double up.
     client = PacedWebClient(
@@ -226,18 +117,25 @@ async def build_bot(
             Guardrails(settings.policy(), _usergroup_members(client)),
             log_numbers=settings.log_phone_numbers,
         ),
+        conversations=ConversationService(
+            ledger,
+            served={(provider.value, key) for provider, key in settings.channel_keys.items()},
+            inbox_channel_id=settings.inbox_channel_id,
+        ),
         background=Background(),
         names=NameResolver(client),
         outbox=outbox,
         replies=Replies(client, outbox, ledger),
     )
     client.share = lambda: bot.live_instances
-    register_all(bot)
+    provide(app, bot)  # every listener finds the bot in Bolt's context
+    listeners.register(app)
+
+    shown = SlackConversations(bot)
 
     async def after_sent(message_id: str) -> None:
-        from bot.slack.conversations import apply_deliveries
-
-        bot.background.spawn(apply_deliveries(bot, message_id), name="delivery-status")
+        # Status updates that arrived before the send's own answer wait in the ledger for its id.
+        bot.background.spawn(bot.conversations.apply_deliveries(message_id, shown), name="delivery-status")
 
     bot.service.after_sent = after_sent
     return bot

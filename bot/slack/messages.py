@@ -6,18 +6,48 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.draft import Draft
+from bot.conversations import AlreadyChosen, ChoiceExpired, MentionGone, NotYourChoice
+from bot.domain.draft import Draft, DraftError
 from bot.domain.outcome import Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
 from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
+from bot.ledger import SendRecord, ThreadCustomer
+from bot.sending import NothingToRetry, UnknownSend
 from bot.slack.text import defuse, escape, shown
+from bot.sociocs.webhooks import IncomingMessage
 
 Block = dict[str, Any]
 _SECTION_LIMIT = 2800  # Slack allows 3000 characters per section text; counted after escaping and quoting.
 
 USAGE = "/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--file URL] MESSAGE"
+
+
+def problems_text(error: DraftError) -> str:
+    """Why nothing was sent, one line per problem."""
+    lines = "\n".join(f"• {shown(p.message)}" for p in error.problems)
+    return f":warning: Nothing was sent. Please fix:\n{lines}"
+
+
+Refusal = DraftError | UnknownSend | NothingToRetry | MentionGone | ChoiceExpired | NotYourChoice | AlreadyChosen
+
+
+def refusal_text(error: Refusal) -> str:
+    """What the person is told when a service refuses: the one place its typed errors become words."""
+    if isinstance(error, MentionGone):
+        return "I have no record of that message, so nothing was sent."
+    if isinstance(error, ChoiceExpired):
+        return "That choice is more than half an hour old, so nothing was sent: mention me again to send it."
+    if isinstance(error, NotYourChoice):
+        return f"Only <@{error.author}>, who mentioned me, can choose who gets that message. Nothing was sent."
+    if isinstance(error, AlreadyChosen):
+        return ALREADY
+    if isinstance(error, UnknownSend):
+        return ":warning: I have no record of that message, so nothing was sent."
+    if isinstance(error, NothingToRetry):
+        return "That message was already retried or sent, so nothing was sent again."
+    return problems_text(error)
 
 
 def help_text(
@@ -191,3 +221,140 @@ def history_text(rows: list[tuple[float, str, str, str, str | None]]) -> str:
         extra = f" ({shown(detail)})" if detail else ""
         lines.append(f"• {when} · {recipient} · {provider} · {icon} {status.replace('_', ' ')}{extra}")
     return "\n".join(lines)
+
+
+# A mention in a thread with several customers: its author chooses who gets it.
+
+CHOICE_TEXT = "This thread has several customers: who should get it?"
+CHOOSE_PREFIX = "mention_to_"
+CANCEL_ACTION = "mention_cancel"
+MAX_CHOICES = 10
+ALREADY = "Someone already chose for that message (or cancelled it), so nothing more was sent."
+
+
+def customer_label(customer: ThreadCustomer, *, provider: bool = False) -> str:
+    """`+16175551212 (Ann Lee)`, as the summaries show recipients (the name escaped); with `provider`,
+    `… on WhatsApp (Twilio)` too."""
+    label = customer.number + (f" ({escape(customer.name)})" if customer.name else "")
+    return label + (f" on {Provider(customer.provider).label}" if provider else "")
+
+
+def choice_blocks(mention_id: str, text: str, customers: list[ThreadCustomer]) -> list[dict[str, Any]]:
+    """The question, the text waiting, and one button per customer (at most MAX_CHOICES) and Cancel.
+
+    Buttons carry the held mention's id and the customer's place in it, never the text (a button's
+    value holds 2,000 characters) nor the number: only what the ledger kept can be chosen.
+    """
+    offered = customers[:MAX_CHOICES]
+    several_providers = len({c.provider for c in offered}) > 1  # one number may be on SMS and WhatsApp
+    listed = "\n".join(
+        f"• *{c.number}*" + (f" ({escape(c.name)})" if c.name else "") + f" on {Provider(c.provider).label}"
+        for c in offered
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":busts_in_silhouette: {CHOICE_TEXT}\n{listed}"}},
+        *quote_blocks(text),
+    ]
+    if len(customers) > len(offered):
+        more = len(customers) - len(offered)
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"…and {more} more: answer them with the Reply button under their message.",
+                    }
+                ],
+            }
+        )
+    buttons: list[dict[str, Any]] = [
+        {
+            "type": "button",
+            "action_id": f"{CHOOSE_PREFIX}{i}",
+            "text": {"type": "plain_text", "text": _clip(customer_label(c, provider=several_providers), 75)},
+            "value": json.dumps({"m": mention_id, "i": i}),
+        }
+        for i, c in enumerate(offered)
+    ]
+    buttons.append(
+        {
+            "type": "button",
+            "action_id": CANCEL_ACTION,
+            "text": {"type": "plain_text", "text": "Cancel"},
+            "value": json.dumps({"m": mention_id}),
+        }
+    )
+    blocks.append({"type": "actions", "block_id": "mention_choice", "elements": buttons})
+    return blocks[:50]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Conversations: delivery statuses and customers' messages.
+
+REPLY_ACTION = "reply_sms"
+_ICONS = {
+    "sent": ":outbox_tray:",
+    "delivered": ":white_check_mark:",
+    "read": ":eyes:",
+    "failed": ":x:",
+    "undelivered": ":x:",
+}
+
+
+def delivery_line(records: list[SendRecord]) -> str | None:
+    """`Delivery: +1617… delivered · +1618… sent`, or None while nothing is known."""
+    parts = [
+        f"{_ICONS.get(r.delivery_status, ':hourglass_flowing_sand:')} {r.recipient} {r.delivery_status}"
+        for r in records
+        if r.delivery_status
+    ]
+    return "Delivery: " + " · ".join(parts) if parts else None
+
+
+def undelivered_line(recipient: str, status: str, code: str | None, message: str | None) -> str:
+    """`:x: Not delivered to +1617… (failed): error 30003 “Unreachable”.`"""
+    detail = " ".join(
+        p for p in (f"error {shown(code)}" if code else "", f"“{shown(message)}”" if message else "") if p
+    )
+    return f":x: Not delivered to {recipient} ({status})" + (f": {detail}" if detail else "") + "."
+
+
+def customer_blocks(
+    message: IncomingMessage, provider: Provider, *, new_thread: bool
+) -> tuple[str, list[dict[str, Any]]]:
+    who = shown(message.sender_name) + f" ({message.number})" if message.sender_name else message.number
+    head = (
+        f":speech_balloon: New message from *{who}* on {provider.label}"
+        if new_thread
+        else f":speech_balloon: *{who}* replied"
+    )
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head, "verbatim": True}}]
+    if message.text:
+        blocks.extend(quote_blocks(message.text))
+    links = [f"Image: {shown(u)}" for u in message.image_urls]
+    links += [f"File: {shown(u)}" for u in message.file_urls]
+    links += [f"Video: {shown(u)}" for u in message.video_urls]
+    if links:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(links)[:2900], "verbatim": True}}
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "customer_reply",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": REPLY_ACTION,
+                    "text": {"type": "plain_text", "text": "Reply"},
+                    "value": json.dumps({"p": provider.value, "n": message.number}),
+                }
+            ],
+        }
+    )
+    fallback = f"{head}: {shown(message.text or '')}"[:3000]
+    return fallback, blocks

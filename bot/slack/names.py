@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.outbox import slack_call
 from bot.slack.text import references
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,15 @@ class NameResolver:
         if cached and cached[0] > now:
             return cached[1]
         name = ident
-        try:
-            if user:
-                info = (await self._client.users_info(user=ident)).get("user") or {}
-                profile = info.get("profile") or {}
-                name = profile.get("display_name") or profile.get("real_name") or info.get("name") or ident
-            else:
-                info = (await self._client.conversations_info(channel=ident)).get("channel") or {}
-                name = info.get("name") or ident
-        except SlackApiError as exc:
-            log.info("could not look up %s: %s", ident, exc.response.get("error"))
+        what = f"look up {ident}"
+        if user:
+            found = await slack_call(self._client.users_info(user=ident), what, level=logging.INFO)
+            info = (found.get("user") if found is not None else None) or {}
+            profile = info.get("profile") or {}
+            name = profile.get("display_name") or profile.get("real_name") or info.get("name") or ident
+        else:
+            found = await slack_call(self._client.conversations_info(channel=ident), what, level=logging.INFO)
+            info = (found.get("channel") if found is not None else None) or {}
+            name = info.get("name") or ident
         self._cache[ident] = (now + self._ttl, str(name))
         return str(name)

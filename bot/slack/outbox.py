@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -150,6 +150,25 @@ Rendered = tuple[str, list[dict[str, Any]]]
 T = TypeVar("T")
 
 
+async def slack_call(
+    call: Awaitable[T],
+    what: str,
+    *,
+    level: int = logging.ERROR,
+    expected: Collection[str] = (),
+    expected_level: int = logging.INFO,
+) -> T | None:
+    """The one way a failing Web API call is handled: the call's answer, or None when Slack refused it,
+    logged as `could not {what}: {error}` at `level` (at `expected_level` for the `expected` errors).
+    Rate limits never get here (the paced client waits them out); other exceptions propagate."""
+    try:
+        return await call
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown_error"))
+        log.log(expected_level if error in expected else level, "could not %s: %s", what, error)
+        return None
+
+
 async def paced_call(client: PacedWebClient, api_method: str, channel: str, call: Callable[[], Awaitable[T]]) -> T:
     """Wait for `api_method`'s turn in `channel`, then run `call` (which renders, then calls Slack).
 
@@ -221,13 +240,15 @@ class Outbox:
                         text, blocks = rendered
                         token = _paced.set(True)
                         try:
-                            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                            edited = await slack_call(
+                                self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+                                f"edit a message in {channel}",
+                                level=logging.WARNING,
+                            )
                         finally:
                             _paced.reset(token)
-                        if entry.accepted is not None:
+                        if edited is not None and entry.accepted is not None:
                             await entry.accepted()
-                except SlackApiError as exc:
-                    log.warning("could not edit a message in %s: %s", channel, exc.response.get("error"))
                 except Exception:
                     log.exception("could not render or edit a message in %s", channel)
                 async with entry.changed:

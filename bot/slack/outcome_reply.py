@@ -15,15 +15,14 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.domain.draft import Draft
-from bot.domain.outcome import Outcome, OutcomeKind
+from bot.domain.outcome import UNDELIVERED, Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import PhoneNumber
 from bot.ledger import Ledger, ReplyState, Report, SendRecord, SendStatus
+from bot.sending import draft_from_record
 from bot.slack.messages import RETRY_ACTION, outcome_text
-from bot.slack.outbox import Outbox, PacedWebClient, paced_call
+from bot.slack.outbox import Outbox, PacedWebClient, paced_call, slack_call
 from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,6 @@ Block = dict[str, Any]
 RETRY_ALL_PREFIX = "all:"
 MAX_BLOCKS = 50
 SECTION_LIMIT = 2900  # Slack allows 3,000 characters per section text
-UNDELIVERED = ("failed", "undelivered")
 RESTARTED_BEFORE = "the bot restarted before sending it"
 _FINAL = (SendStatus.SENT, SendStatus.FAILED, SendStatus.UNKNOWN, SendStatus.DRY_RUN)
 
@@ -82,8 +80,6 @@ def _line(record: SendRecord) -> tuple[str, bool]:
         return "", False
     payload = None
     if outcome.kind is OutcomeKind.DRY_RUN:
-        from bot.sending import draft_from_record
-
         payload = payload_for(draft_from_record(record), number, record.channel_key)
     prefix = f"<@{record.retried_by}> retried: " if record.retried_by else ""
     return prefix + outcome_text(number, payload, outcome), outcome.kind in (OutcomeKind.FAILED, OutcomeKind.UNKNOWN)
@@ -188,6 +184,12 @@ class Replies:
         # Replies Slack refused to take (not a rate limit: those are waited out), for a private fallback.
         self.refused: set[tuple[str, str]] = set()
 
+    async def state(self, channel_id: str | None, summary_ts: str | None) -> ReplyState | None:
+        """The send's outcome reply as the ledger keeps it; None when the send has none (yet)."""
+        if not channel_id or not summary_ts:
+            return None
+        return await self._ledger.reply_state(channel_id, summary_ts)
+
     async def show(self, channel_id: str, summary_ts: str) -> bool:
         """Bring the send's reply up to date with the ledger; False when the send has no managed reply."""
         state = await self._ledger.reply_state(channel_id, summary_ts)
@@ -230,12 +232,14 @@ class Replies:
             )
             return str(response["ts"]), shown, complete
 
-        try:
-            ts, shown, complete = await paced_call(self._client, "chat.postMessage", state.channel_id, post)
-        except SlackApiError as exc:
-            log.error("could not post the outcomes in %s: %s", state.channel_id, exc.response.get("error"))
+        posted = await slack_call(
+            paced_call(self._client, "chat.postMessage", state.channel_id, post),
+            f"post the outcomes in {state.channel_id}",
+        )
+        if posted is None:
             self.refused.add((state.channel_id, state.summary_ts))
             return None
+        ts, shown, complete = posted
         await self._ledger.mark_shown(state.channel_id, state.summary_ts, reply_ts=ts, shown=shown, complete=complete)
         return ts
 

@@ -13,7 +13,7 @@ import logging
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber
 from bot.ledger import SendRecord, SendStatus
-from bot.slack.app import Bot
+from bot.slack.context import Bot
 from bot.slack.conversations import refresh_summary
 from bot.slack.messages import outcome_text
 

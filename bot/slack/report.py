@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.draft import Draft
@@ -24,6 +23,7 @@ from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
 from bot.ledger import Ledger, Report
 from bot.slack.messages import outcome_blocks, outcome_text, parent_blocks, summary_text
+from bot.slack.outbox import slack_call
 from bot.slack.outcome_reply import Replies, render
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,15 @@ class PrivateSink(Protocol):
     """Tells the person privately (a response_url or a direct message); blocks are optional."""
 
     def __call__(self, text: str, blocks: list[dict[str, Any]] | None = None) -> Awaitable[None]: ...
+
+
+def ephemeral(respond: Callable[..., Awaitable[Any]]) -> PrivateSink:
+    """A private sink over a request's `respond` (its response_url): seen only by who asked."""
+
+    async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+    return tell
 
 
 class SlackThreadReporter:
@@ -105,8 +114,8 @@ class SlackThreadReporter:
         self._summary = summary_text(draft, self._sender)
         if not self._summary_enabled:
             return
-        try:
-            response = await self._client.chat_postMessage(
+        response = await slack_call(
+            self._client.chat_postMessage(
                 channel=self._channel,
                 text=self._summary,
                 blocks=parent_blocks(draft, self._sender, dry_run=self._dry_run),
@@ -114,14 +123,12 @@ class SlackThreadReporter:
                 unfurl_links=False,
                 unfurl_media=False,
                 link_names=False,
-            )
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown_error"))
+            ),
+            f"post the send summary in {self._channel} (reporting privately)",
+            expected=CANNOT_POST,  # the conversation is closed to the bot, as opposed to Slack being down
+        )
+        if response is None:
             self._fallback = True
-            if error not in CANNOT_POST:
-                log.error("could not post the send summary in %s: %s", self._channel, error)
-            else:
-                log.info("cannot post in %s (%s): reporting privately", self._channel, error)
             return
         self.parent_ts = str(response["ts"])
         if self._thread_ts is None:
@@ -152,18 +159,19 @@ class SlackThreadReporter:
             self._pending.append((line, send_id, outcome))
             return
         if not self._fallback:
-            try:
-                await self._client.chat_postMessage(
+            posted = await slack_call(
+                self._client.chat_postMessage(
                     channel=self._channel,
                     thread_ts=self._thread_ts,
                     text=line,
                     blocks=outcome_blocks(line, send_id, outcome),
                     unfurl_links=False,
                     link_names=False,
-                )
+                ),
+                f"post an outcome in {self._channel}",
+            )
+            if posted is not None:
                 return
-            except SlackApiError as exc:
-                log.error("could not post an outcome in %s: %s", self._channel, exc.response.get("error"))
         self._pending.append((line, send_id, outcome))
 
     async def done(self) -> None:

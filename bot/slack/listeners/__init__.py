@@ -1,24 +1,20 @@
-"""Slack listeners, registered by kind: the slash command, and the compose modal with its shortcuts."""
+"""Slack listeners, grouped by kind as in Slack's bolt-python starter template, registered here.
+
+Each listener is a plain function taking Bolt's arguments (`ack`, `command`, `body`, `action`,
+`context`, `respond`, ...); the running Bot reaches it through Bolt's context (`bot_of(context)`),
+put there by the global middleware `bot.slack.context.provide`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from slack_bolt.async_app import AsyncApp
 
-from slack_bolt.async_app import AsyncBoltContext
-
-from bot.slack.app import Bot
-from bot.slack.listeners import command, compose, replies, retry
+from bot.slack.listeners import actions, commands, events, shortcuts, views
 
 
-def register_all(bot: Bot) -> None:
-    @bot.app.middleware
-    async def remember_bot_user(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        # Outcome messages invite people to add the bot by mention; learn its user id once.
-        if bot.bot_user_id is None and context.bot_user_id:
-            bot.bot_user_id = context.bot_user_id
-        await next()
-
-    command.register(bot)
-    compose.register(bot)
-    retry.register(bot)
-    replies.register(bot)
+def register(app: AsyncApp) -> None:
+    actions.register(app)
+    commands.register(app)
+    events.register(app)
+    shortcuts.register(app)
+    views.register(app)

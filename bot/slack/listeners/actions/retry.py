@@ -6,45 +6,40 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncRespond
-from slack_sdk.errors import SlackApiError
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
-from bot.domain.draft import DraftError, Problem
-from bot.ledger import SendStatus
-from bot.sending import Reporter, Requester
-from bot.slack.app import Bot, problems_text
-from bot.slack.messages import RETRY_ACTION
+from bot.domain.draft import DraftError
+from bot.sending import NothingToRetry, Reporter, Requester, UnknownSend
+from bot.slack.context import Bot, bot_of
+from bot.slack.messages import refusal_text
+from bot.slack.outbox import slack_call
 from bot.slack.outcome_reply import RETRY_ALL_PREFIX, ReplyReporter
+from bot.slack.report import ephemeral
 
 log = logging.getLogger(__name__)
 
 
-def register(bot: Bot) -> None:
-    @bot.app.action(RETRY_ACTION)
-    async def retry_pressed(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        value = str(action.get("value"))
-        if value.startswith(RETRY_ALL_PREFIX):
-            bot.background.spawn(_retry_all(bot, body, value.removeprefix(RETRY_ALL_PREFIX), respond), name="retry")
-        else:
-            bot.background.spawn(_retry(bot, body, value, respond), name="retry")
+async def retry_pressed(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await ack()
+    bot = bot_of(context)
+    value = str(action.get("value"))
+    if value.startswith(RETRY_ALL_PREFIX):
+        bot.background.spawn(_retry_all(bot, body, value.removeprefix(RETRY_ALL_PREFIX), respond), name="retry")
+    else:
+        bot.background.spawn(_retry(bot, body, value, respond), name="retry")
 
 
 async def _retry_all(bot: Bot, body: dict[str, Any], which: str, respond: AsyncRespond) -> None:
     """**Retry all failed**: the failed and unknown recipients of one send (`channel:summary ts`) or
     of the listed send ids, each retried exactly as by its own button."""
     if ":" in which:
-        channel, summary_ts = which.split(":", 1)
-        state = await bot.ledger.reply_state(channel, summary_ts)
+        state = await bot.replies.state(*which.split(":", 1))
         send_ids: tuple[str, ...] = state.send_ids if state else ()
     else:
         send_ids = tuple(i for i in which.split(",") if i)
-    records = await bot.ledger.sends_in_order(send_ids)
-    retryable = [
-        r.id
-        for r in records
-        if r.status in (SendStatus.FAILED, SendStatus.UNKNOWN) or r.delivery_status in ("failed", "undelivered")
-    ]
+    retryable = await bot.service.retryable(send_ids)
     await asyncio.gather(*(_retry(bot, body, send_id, respond, quiet=True) for send_id in retryable))
 
 
@@ -54,19 +49,13 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
     container = body.get("container") or {}
     message = body.get("message") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    record = await bot.ledger.get(send_id)
-
-    async def tell(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-    if record is None:
-        await tell(":warning: I have no record of that message, so nothing was sent.")
+    tell = ephemeral(respond)
+    try:
+        record = await bot.service.find(send_id)
+    except UnknownSend as exc:
+        await tell(refusal_text(exc))
         return
-    state = (
-        await bot.ledger.reply_state(record.channel_id, record.summary_ts)
-        if record.channel_id and record.summary_ts
-        else None
-    )
+    state = await bot.replies.state(record.channel_id, record.summary_ts)
     reporter: Reporter
     if state is not None and state.reply_ts is not None:
         reporter = ReplyReporter(bot.replies, bot.ledger, state)  # the send's one reply shows the retry
@@ -79,16 +68,14 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
             summary=False,
             prefix=f"<@{presser}> retried: ",
         )
-    result = await bot.service.retry(
-        send_id, Requester(user.get("team_id"), presser, record.channel_id, "retry"), reporter
-    )
-    if result is None:
+    try:
+        await bot.service.retry(send_id, Requester(user.get("team_id"), presser, record.channel_id, "retry"), reporter)
+    except NothingToRetry as exc:
         if not quiet:
-            await tell("That message was already retried or sent, so nothing was sent again.")
+            await tell(refusal_text(exc))
         return
-    if isinstance(result, list):
-        problems: list[Problem] = result
-        await tell(problems_text(DraftError(problems)))
+    except DraftError as exc:
+        await tell(refusal_text(exc))
         return
     if state is not None and state.reply_ts is not None:
         return
@@ -101,10 +88,11 @@ async def _mark_retried(bot: Bot, channel: str | None, ts: str | None, message: 
         return
     blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"]
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Retried by <@{presser}>"}]})
-    try:
-        await bot.client.chat_update(channel=channel, ts=ts, text=str(message.get("text") or "Retried"), blocks=blocks)
-    except SlackApiError as exc:
-        log.info("could not mark the outcome as retried: %s", exc.response.get("error"))
+    await slack_call(
+        bot.client.chat_update(channel=channel, ts=ts, text=str(message.get("text") or "Retried"), blocks=blocks),
+        "mark the outcome as retried",
+        level=logging.INFO,
+    )
 
 
 def container_is_ephemeral(message: dict[str, Any]) -> bool:

@@ -5,23 +5,17 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.ledger import SendStatus
 from bot.sending import Accepted, Requester, with_draft
-from bot.slack.app import Bot, problems_text
-from bot.slack.command import (
-    ComposeRequest,
-    HelpRequest,
-    HistoryRequest,
-    SendRequest,
-    UsageError,
-    parse_command,
-)
-from bot.slack.listeners.compose import open_compose
-from bot.slack.messages import history_text
+from bot.slack.command import ComposeRequest, HelpRequest, HistoryRequest, SendRequest, UsageError, parse_command
+from bot.slack.context import Bot, bot_of
+from bot.slack.listeners.common import open_compose
+from bot.slack.messages import history_text, refusal_text
+from bot.slack.report import ephemeral
 from bot.slack.text import decode, shown
 from bot.slack.views import ComposeContext, Prefill
 
@@ -41,39 +35,37 @@ def requester(command: dict[str, Any]) -> Requester:
     return Requester(command.get("team_id"), command.get("user_id"), command.get("channel_id"), "command")
 
 
-def register(bot: Bot) -> None:
+async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext) -> None:
+    bot = bot_of(context)
     settings = bot.settings
-
-    @bot.app.command("/sms")
-    async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        text = command.get("text") or ""
-        try:
-            parsed = parse_command(
-                text, whatsapp_provider=settings.whatsapp_provider, default_region=settings.default_region
-            )
-        except UsageError as exc:
-            await ack(response_type="ephemeral", text=f":warning: {shown(str(exc))}\n\n{bot.help()}")
-            return
-        if isinstance(parsed, HelpRequest):
-            await ack(response_type="ephemeral", text=bot.help())
-            return
-        if isinstance(parsed, HistoryRequest):
-            await ack(response_type="ephemeral", text=await _history(bot, str(command.get("user_id"))))
-            return
-        if isinstance(parsed, ComposeRequest):
-            await _compose(bot, ack, command, parsed)
-            return
-        who = requester(command)
-        try:
-            draft = bot.draft(raw_draft(parsed))
-            # Written down before Slack hears "ok": an acknowledged command survives any crash. The
-            # write shares a transaction with concurrent ones (group commit), so this stays fast.
-            accepted = await bot.service.accept(draft, who)
-        except DraftError as exc:
-            await ack(response_type="ephemeral", text=problems_text(exc))
-            return
-        await ack()
-        bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
+    text = command.get("text") or ""
+    try:
+        parsed = parse_command(
+            text, whatsapp_provider=settings.whatsapp_provider, default_region=settings.default_region
+        )
+    except UsageError as exc:
+        await ack(response_type="ephemeral", text=f":warning: {shown(str(exc))}\n\n{bot.help()}")
+        return
+    if isinstance(parsed, HelpRequest):
+        await ack(response_type="ephemeral", text=bot.help())
+        return
+    if isinstance(parsed, HistoryRequest):
+        await ack(response_type="ephemeral", text=await _history(bot, str(command.get("user_id"))))
+        return
+    if isinstance(parsed, ComposeRequest):
+        await _compose(bot, ack, command, parsed)
+        return
+    who = requester(command)
+    try:
+        draft = bot.draft(raw_draft(parsed))
+        # Written down before Slack hears "ok": an acknowledged command survives any crash. The
+        # write shares a transaction with concurrent ones (group commit), so this stays fast.
+        accepted = await bot.service.accept(draft, who)
+    except DraftError as exc:
+        await ack(response_type="ephemeral", text=refusal_text(exc))
+        return
+    await ack()
+    bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
 
 
 async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
@@ -82,7 +74,7 @@ async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: Com
     if parsed.provider is not None and provider_problem is not None:
         problems.append(provider_problem)
     if problems:
-        await ack(response_type="ephemeral", text=problems_text(DraftError(problems)))
+        await ack(response_type="ephemeral", text=refusal_text(DraftError(problems)))
         return
     await ack()
     prefill = Prefill(provider=parsed.provider, recipients=parsed.recipients, name=parsed.name)
@@ -99,7 +91,7 @@ async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: Com
 
 
 async def _history(bot: Bot, user_id: str) -> str:
-    records = await bot.ledger.history(user_id, limit=10)
+    records = await bot.service.history(user_id, limit=10)
     rows = [
         (
             r.created_at.replace(tzinfo=UTC).timestamp(),  # the ledger keeps naive UTC
@@ -114,18 +106,15 @@ async def _history(bot: Bot, user_id: str) -> str:
 
 
 async def _send(bot: Bot, request: SendRequest, accepted: Accepted, respond: AsyncRespond) -> None:
-    async def tell_privately(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
+    tell_privately = ephemeral(respond)
     draft = accepted.draft
     names = await bot.names.names_for(request.message)
     if names:  # mentions without a label: the text changes once their names are known
         try:
             draft = bot.draft(raw_draft(request, names))
         except DraftError as exc:  # a looked-up name pushed the text over a limit
-            for send_id in accepted.send_ids:
-                await bot.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=str(exc), http_status=None)
-            await tell_privately(problems_text(exc))
+            await bot.service.abandon(accepted, str(exc))
+            await tell_privately(refusal_text(exc))
             return
     await bot.deliver(
         with_draft(accepted, draft), channel_id=str(accepted.requester.channel_id), private=tell_privately

@@ -1,0 +1,228 @@
+"""The conversations service: what comes back from Sociocs and the customers, without Slack.
+
+A customer's message and a send's delivery status arrive by webhook. Each is recorded before Sociocs
+is answered (a duplicate changes nothing); a customer's message is then placed in its conversation's
+thread (the latest with that number, or a new one in the inbox), one message per number at a time, and
+a send's status updates are claimed, each exactly once whoever gets there first. A mention in a bridged
+thread goes to the thread's customer, or is held until its author chooses one.
+
+How and where anything is shown is the Slack layer's business: it implements `ConversationSink`, as it
+implements the send path's `Reporter`. Refusals are typed errors (`MentionGone` and kin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bot.domain.outcome import UNDELIVERED
+from bot.domain.phone import mask
+from bot.domain.providers import Provider
+from bot.ledger import Ledger, PendingMention, SendRecord, ThreadCustomer
+from bot.sociocs.webhooks import IncomingMessage, StatusUpdate
+
+log = logging.getLogger(__name__)
+
+CHOICE_LIFETIME = timedelta(minutes=30)  # as long as Slack keeps the response_url; stale choices send nothing
+
+# (status, error code, error message) of one delivery status update
+Delivery = tuple[str, str | None, str | None]
+
+
+class NotServed(Exception):
+    """An event for a channel this bot does not serve."""
+
+
+class MentionGone(Exception):
+    """No held mention with that id (or no such customer in it)."""
+
+
+class ChoiceExpired(Exception):
+    """The held mention is older than CHOICE_LIFETIME."""
+
+
+class NotYourChoice(Exception):
+    """Only the mention's author may choose who gets it."""
+
+    def __init__(self, author: str | None) -> None:
+        super().__init__(author)
+        self.author = author
+
+
+class AlreadyChosen(Exception):
+    """Someone already chose for the held mention, or cancelled it."""
+
+
+class ConversationSink(Protocol):
+    """Where conversations are shown (the Slack layer)."""
+
+    async def customer_message(
+        self, message: IncomingMessage, provider: Provider, channel_id: str, thread_ts: str | None
+    ) -> str | None:
+        """Post a customer's message in `thread_ts` (a new thread in `channel_id` when None); the
+        posted message's ts, or None when it could not be posted."""
+        ...
+
+    async def statuses_changed(self, record: SendRecord) -> None:
+        """The delivery statuses of `record`'s send changed in the ledger."""
+        ...
+
+    async def undelivered(self, record: SendRecord, failures: list[Delivery]) -> None:
+        """`record`'s message did not reach the customer: each failed update, oldest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A held mention chosen for: `customer` None means it was cancelled."""
+
+    mention: PendingMention
+    customer: ThreadCustomer | None
+
+
+class ConversationService:
+    def __init__(self, ledger: Ledger, *, served: Iterable[tuple[str, str]], inbox_channel_id: str | None) -> None:
+        """`served`: the (provider, channel key) pairs this bot serves; `inbox_channel_id`: where a
+        customer's first message starts a thread (None: such messages are recorded only)."""
+        self.ledger = ledger
+        self._served = frozenset(served)
+        self._inbox = inbox_channel_id
+        # (lock, how many handlers hold or wait for it) per conversation, dropped when nobody does.
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    # Webhook events -------------------------------------------------------------------------------------
+
+    async def receive(self, message: IncomingMessage) -> bool:
+        """Record a customer's message: True the first time, False for a duplicate. NotServed for a
+        channel this bot does not serve."""
+        if (message.provider, message.channel_key) not in self._served:
+            raise NotServed(message.channel_key)
+        first = await self.ledger.first_incoming(message.message_id, message.number)
+        if not first:
+            log.info("duplicate message %s from %s ignored", message.message_id, mask(message.number))
+        return first
+
+    async def record_status(self, update: StatusUpdate) -> bool:
+        """Record a delivery status update: True the first time, False for a duplicate."""
+        error = update.event_data.error
+        return await self.ledger.record_delivery(
+            update.message_id,
+            update.event_data.status,
+            error_code=error.code if error else None,
+            error_message=error.message if error else None,
+        )
+
+    # Customer messages ----------------------------------------------------------------------------------
+
+    async def place(self, message: IncomingMessage, sink: ConversationSink) -> None:
+        """Put a customer's message in its conversation's thread, or start one in the inbox channel.
+
+        Messages from one number are handled one at a time, so two quick messages from a new number
+        share the inbox thread the first one starts.
+        """
+        key = (message.channel_key, message.number)
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._place(message, sink)
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def _place(self, message: IncomingMessage, sink: ConversationSink) -> None:
+        provider = Provider(message.provider)
+        where = await self.ledger.thread_for(
+            provider=provider.value, channel_key=message.channel_key, number=message.number
+        )
+        if where is None and not self._inbox:
+            log.info(
+                "message %s from %s on %s: no thread and no INBOX_CHANNEL_ID, recorded only",
+                message.message_id,
+                mask(message.number),
+                provider.value,
+            )
+            return
+        channel, thread_ts = where if where else (str(self._inbox), None)
+        ts = await sink.customer_message(message, provider, channel, thread_ts)
+        if ts is None:
+            return
+        if where is None:
+            await self.ledger.remember_thread(
+                provider=provider.value,
+                channel_key=message.channel_key,
+                number=message.number,
+                channel_id=channel,
+                thread_ts=ts,
+            )
+        # The thread belongs to this customer too (with the name Sociocs knows), whatever else it holds.
+        customer = ThreadCustomer(provider.value, message.channel_key, message.number, message.sender_name)
+        await self.ledger.join_thread(channel, thread_ts or ts, customer)
+
+    # Delivery statuses ----------------------------------------------------------------------------------
+
+    async def apply_deliveries(self, message_id: str, sink: ConversationSink) -> None:
+        """Show the status updates waiting for `message_id` (each exactly once, whoever gets here first)."""
+        claimed = await self.ledger.claim_deliveries(message_id)
+        if claimed is None:
+            return
+        record, updates = claimed
+        await sink.statuses_changed(record)
+        if record.delivery_status not in UNDELIVERED or not record.channel_id:
+            return  # a failure after delivered or read is a regression: ignored, never shown
+        await sink.undelivered(record, [u for u in updates if u[0] in UNDELIVERED])
+
+    # Mentions in bridged threads ------------------------------------------------------------------------
+
+    async def customers_of(self, channel_id: str, thread_ts: str) -> list[ThreadCustomer]:
+        """The thread's customers, one per number and provider (a send goes out with the provider's
+        configured channel key)."""
+        seen: dict[tuple[str, str], ThreadCustomer] = {}
+        for c in await self.ledger.thread_customers(channel_id, thread_ts):
+            seen.setdefault((c.provider, c.number), c)
+        return list(seen.values())
+
+    async def hold_mention(
+        self,
+        *,
+        team_id: str | None,
+        user_id: str,
+        channel_id: str,
+        thread_ts: str,
+        text: str,
+        customers: list[ThreadCustomer],
+    ) -> str:
+        """Keep a checked mention until its author chooses one of `customers`; its id."""
+        return await self.ledger.hold_mention(
+            team_id=team_id, user_id=user_id, channel_id=channel_id, thread_ts=thread_ts, text=text, customers=customers
+        )
+
+    async def choose(self, mention_id: str, index: object, presser: str) -> Choice:
+        """Claim the held mention for its `index`-th customer (None: cancel it), once whoever asks.
+
+        Raises MentionGone, ChoiceExpired, NotYourChoice or AlreadyChosen. A chosen mention that then
+        cannot be sent is `release`d, so its author may choose again.
+        """
+        pending = await self.ledger.pending_mention(mention_id)
+        if pending is None or (
+            index is not None and not (isinstance(index, int) and 0 <= index < len(pending.customers))
+        ):
+            raise MentionGone(mention_id)
+        if datetime.now(UTC).replace(tzinfo=None) - pending.created_at > CHOICE_LIFETIME:
+            raise ChoiceExpired(mention_id)
+        if presser != pending.user_id:
+            raise NotYourChoice(pending.user_id)
+        if not await self.ledger.decide_mention(mention_id, presser, "cancelled" if index is None else "sent"):
+            raise AlreadyChosen(mention_id)
+        return Choice(pending, None if index is None else pending.customers[index])
+
+    async def release(self, mention_id: str) -> None:
+        """Undo a choice whose send was refused: nothing went out, so they may choose again."""
+        await self.ledger.undecide_mention(mention_id)

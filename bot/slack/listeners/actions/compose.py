@@ -1,0 +1,48 @@
+"""Typing in the compose modal's Message (or changing its provider) updates the SMS segment count."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+
+from bot.slack.context import Bot, bot_of
+from bot.slack.listeners.common import compose_view
+from bot.slack.outbox import slack_call
+from bot.slack.views import CALLBACK_ID, ComposeContext, Prefill, state_destination, state_provider, state_text
+
+log = logging.getLogger(__name__)
+
+
+async def compose_changed(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    await ack()
+    bot = bot_of(context)
+    bot.background.spawn(_refresh(bot, body), name="compose-refresh")
+
+
+async def _refresh(bot: Bot, body: dict[str, Any]) -> None:
+    view = body.get("view") or {}
+    if view.get("callback_id") != CALLBACK_ID:
+        return
+    values = view.get("state", {}).get("values", {})
+    prefill = Prefill(
+        provider=state_provider(values),
+        recipients=[state_text(values, "to")] if state_text(values, "to") else [],
+        name=state_text(values, "name") or None,
+        text=state_text(values, "text"),
+        image_urls=[state_text(values, "images")] if state_text(values, "images") else [],
+        file_url=state_text(values, "file") or None,
+    )
+    context = ComposeContext.load(view.get("private_metadata"))
+    await slack_call(
+        bot.client.views_update(
+            view_id=view.get("id"),
+            hash=view.get("hash"),
+            view=compose_view(bot, context, prefill, state_destination(values)),
+        ),
+        "update the compose form",
+        level=logging.WARNING,
+        expected={"hash_conflict"},  # a newer keystroke already updated it
+        expected_level=logging.DEBUG,
+    )

@@ -1,0 +1,54 @@
+"""The compose modal submitted: the same draft checks and send path as the command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+
+from bot.domain.draft import DraftError, Problem
+from bot.sending import Requester
+from bot.slack.context import bot_of
+from bot.slack.views import ComposeContext, raw_draft_from_state, state_destination
+
+
+async def compose_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    bot = bot_of(context)
+    values = view.get("state", {}).get("values", {})
+    compose = ComposeContext.load(view.get("private_metadata"))
+    destination = state_destination(values) if compose.has_destination_picker else compose.channel
+    user = body.get("user", {})
+    who = Requester(user.get("team_id"), user.get("id"), destination, f"modal-{compose.origin}")
+    try:
+        if not destination:
+            raise DraftError([Problem("destination", "Choose where to post the result.")])
+        accepted = await bot.service.accept(
+            bot.draft(raw_draft_from_state(values)),
+            who,
+            channel_field="destination" if compose.has_destination_picker else "text",
+        )
+    except DraftError as exc:
+        await ack(response_action="errors", errors=inline_errors(exc, view))
+        return
+    await ack()
+    bot.background.spawn(
+        bot.deliver(
+            accepted,
+            channel_id=destination,
+            private=bot.direct_message(str(user.get("id"))),
+            thread_ts=compose.thread_ts,
+        ),
+        name="sms-modal",
+    )
+
+
+def inline_errors(error: DraftError, view: dict[str, Any]) -> dict[str, str]:
+    """Errors keyed by block; a problem with no block of its own in this view goes on the first input."""
+    present = {b.get("block_id") for b in view.get("blocks", []) if b.get("type") == "input"}
+    errors: dict[str, str] = {}
+    for field, message in error.by_field().items():
+        key = field if field in present else "provider"
+        errors[key] = f"{errors[key]} {message}" if key in errors else message
+    return errors
