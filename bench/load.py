@@ -9,6 +9,7 @@ import hmac
 import re
 import time
 import urllib.parse
+import uuid
 from dataclasses import dataclass
 
 import phonenumbers
@@ -124,6 +125,7 @@ def sign(body: bytes, timestamp: str) -> str:
 def build_commands(port: int, numbers: list[str], slack_url: str, first: int = 0) -> list[Command]:
     """Signed slash-command requests, built before the clock starts (signatures are good for 5 minutes)."""
     timestamp = str(int(time.time()))
+    batch = uuid.uuid4().hex[:12]  # Slack gives every command a trigger_id of its own; the bot drops replays
     commands = []
     for i, number in enumerate(numbers, start=first):
         body = urllib.parse.urlencode(
@@ -143,7 +145,7 @@ def build_commands(port: int, numbers: list[str], slack_url: str, first: int = 0
                 "api_app_id": "A0BENCH",
                 "is_enterprise_install": "false",
                 "response_url": f"{slack_url}/response/cmd-{i}",
-                "trigger_id": f"{i}.bench.trigger",
+                "trigger_id": f"{i}.{batch}.bench.trigger",
             }
         ).encode()
         head = (
