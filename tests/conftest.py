@@ -172,8 +172,15 @@ class RunningBot:
         return int(self.process.returncode)
 
 
+def coverage_env() -> dict[str, str]:
+    """What `pytest --cov` sets for measuring subprocesses (coverage's `patch = ["subprocess"]`), so the
+    bot processes the tests start with an environment of their own are measured too; empty otherwise."""
+    return {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")}
+
+
 def bot_env(slack: SlackStandin, sociocs: SociocsStandin, **overrides: str | None) -> dict[str, str]:
     env = {
+        **coverage_env(),
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
