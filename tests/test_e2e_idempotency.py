@@ -16,12 +16,12 @@ from tests.conftest import RunningBot, new_number, replies_for, settle, sign, tr
 from tests.test_e2e_command import retry_button, sociocs_bodies
 from tests.test_e2e_guardrails import private_replies
 from tests.test_e2e_socket_mode import APP_TOKEN, envelope, socket_slack
-from tests.test_e2e_webhooks import SECRET, hooked, sent_message_id
+from tests.test_e2e_webhooks import SECRET, sent_message_id
 from tests.test_ledger import url
 
-# Fixtures used here: the bot with webhooks on (its threads are bridged to customers), the Slack
-# stand-in that speaks Socket Mode, and the ledger URLs (SQLite and PostgreSQL).
-__all__ = ["hooked", "socket_slack", "url"]
+# Fixtures used here besides conftest's `hooked` (the bot with webhooks on, its threads bridged to
+# customers): the Slack stand-in that speaks Socket Mode, and the ledger URLs (SQLite and PostgreSQL).
+__all__ = ["socket_slack", "url"]
 
 
 def test_the_ledger_knows_a_request_it_has_seen(url: str) -> None:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bot.standins import SlackCall, SlackStandin, SociocsStandin
-from tests.conftest import RunningBot, bot_env, new_channel, new_number, parents_for, replies_for, settle, start_bot
+from tests.conftest import RunningBot, new_channel, new_number, parents_for, replies_for, settle
 from tests.test_e2e_command import sociocs_bodies
 from tests.test_e2e_modal import message_shortcut, submission, wait_view
-from tests.test_e2e_webhooks import INBOX, SECRET, incoming, post_webhook, sent_message_id
+from tests.test_e2e_webhooks import INBOX, incoming, post_webhook, sent_message_id
 
 CHOICE = "This thread has several customers: who should get it?"
 
@@ -26,19 +25,6 @@ THREADS_CHANNEL = "C0THREADCUSTOMERS"
 @pytest.fixture(autouse=True)
 def _own_channel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.modules[__name__], "THREADS_CHANNEL", new_channel())
-
-
-@pytest.fixture(scope="module")
-def hooked(
-    slack: SlackStandin, sociocs: SociocsStandin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningBot]:
-    running = start_bot(
-        bot_env(slack, sociocs, SOCIOCS_WEBHOOK_SECRET=SECRET, INBOX_CHANNEL_ID=INBOX),
-        slack,
-        tmp_path_factory.mktemp("threads"),
-    )
-    yield running
-    running.stop()
 
 
 def mention(bot: RunningBot, thread: str, text: str, *, user: str = "U0SENDER", channel: str | None = None) -> None:

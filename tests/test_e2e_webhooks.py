@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +15,22 @@ from bot.sociocs.webhooks import sign as sociocs_sign
 from bot.sociocs.webhooks import signature_ok
 from bot.standins import SlackCall, SlackStandin, SociocsStandin
 from bot.standins.sociocs import Reply
-from tests.conftest import CHANNEL_KEYS, RunningBot, bot_env, new_number, replies_for, settle, wait_outcome
+from tests.conftest import (
+    CHANNEL_KEYS,
+    INBOX,
+    WEBHOOK_SECRET,
+    RunningBot,
+    bot_env,
+    new_number,
+    replies_for,
+    settle,
+    wait_outcome,
+)
 from tests.test_e2e_command import retry_button, sociocs_bodies
 from tests.test_e2e_guardrails import press_retry
 from tests.test_e2e_modal import block, initial, submission, wait_view
 
-SECRET = "webhook-secret-7c1e"
-INBOX = "C0INBOX"
-
-
-@pytest.fixture(scope="module")
-def hooked(
-    slack: SlackStandin, sociocs: SociocsStandin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningBot]:
-    from tests.conftest import start_bot
-
-    running = start_bot(
-        bot_env(slack, sociocs, SOCIOCS_WEBHOOK_SECRET=SECRET, INBOX_CHANNEL_ID=INBOX),
-        slack,
-        tmp_path_factory.mktemp("hooked"),
-    )
-    yield running
-    running.stop()
+SECRET = WEBHOOK_SECRET
 
 
 def post_webhook(

@@ -242,6 +242,28 @@ async def test_dry_run_shows_the_request_and_sends_nothing(make_app: Any):
     assert CHANNEL_KEYS["twlo"][0] not in text
 
 
+async def test_a_timeout_is_unknown_not_a_failure_and_is_not_tried_again(make_app: Any):
+    app = await make_app(SOCIOCS_TIMEOUT_SECONDS="0.3")
+    number = new_number()
+    app.sociocs.script(number, Reply(delay=0.8))
+    await app.command(f"{number} slow one")
+    await app.settled()
+    _, reply = outcome(app, number)
+    assert "Outcome unknown" in reply.args["text"] and "did not answer within 0.3 s" in reply.args["text"]
+    assert "check Sociocs before resending" in reply.args["text"] and len(app.sent_to(number)) == 1
+
+
+@pytest.mark.parametrize("full", [False, True])
+async def test_full_numbers_in_logs_only_when_asked(make_app: Any, caplog: pytest.LogCaptureFixture, full: bool):
+    app = await make_app(LOG_PHONE_NUMBERS="true") if full else await make_app()
+    number = new_number()
+    with caplog.at_level(logging.INFO, logger="bot.send"):
+        await app.command(f"{number} log me")
+        await app.settled()
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.send" and r.getMessage().startswith("send ")]
+    assert (f"to={number}" in line) is full and (f"to={number[:5]}***{number[-4:]}" in line) is not full
+
+
 # The Retry button (a block action) ---------------------------------------------------------------------
 
 
