@@ -159,8 +159,8 @@ def test_send_as_sms_from_a_customer_thread_makes_the_thread_ask(
 ):
     c, d = new_number(), new_number()
     _, parent = sent_message_id(hooked, slack, c)
-    thread = parent.response["ts"]
-    hooked.interaction(message_shortcut("Please call D", f"{thread}5", thread_ts=thread))
+    thread, channel = parent.response["ts"], parent.args["channel"]
+    hooked.interaction(message_shortcut("Please call D", f"{thread}5", thread_ts=thread, channel=channel))
     view = wait_view(slack, f"msg.{thread}5")
     hooked.interaction(submission(view, to=d, text="Your parcel is ready"))
     slack.wait_for(
@@ -168,7 +168,7 @@ def test_send_as_sms_from_a_customer_thread_makes_the_thread_ask(
             x for x in replies_for(calls, d) if x.args["thread_ts"] == thread and "Sent to" in x.args["text"]
         ]
     )
-    mention(hooked, thread, "Yes, online too", channel="C0GENERAL")  # where sent_message_id sends
+    mention(hooked, thread, "Yes, online too", channel=channel)  # where sent_message_id sent
     whisper = choice_for(slack, thread)
     labels = [x["text"]["text"] for x in buttons(whisper)]
     assert c in labels[0] and d in labels[1] and labels[2] == "Cancel"

@@ -21,6 +21,7 @@ from tests.conftest import (
     WEBHOOK_SECRET,
     RunningBot,
     bot_env,
+    new_channel,
     new_number,
     replies_for,
     settle,
@@ -72,9 +73,11 @@ def incoming(number: str, text: str, message_id: str, *, name: str | None = None
 
 
 def sent_message_id(
-    bot: RunningBot, slack: SlackStandin, number: str, channel: str = "C0GENERAL"
+    bot: RunningBot, slack: SlackStandin, number: str, channel: str | None = None
 ) -> tuple[str, SlackCall]:
-    bot.command(f"{number} order update", channel=channel)
+    """A send to `number` (by default in a channel of its own, as Slack paces posts per channel); its
+    Sociocs message id and its summary."""
+    bot.command(f"{number} order update", channel=channel or new_channel())
     parent, reply = wait_outcome(slack, number)
     message_id = reply.args["text"].split("`")[1]
     return message_id, parent
@@ -187,15 +190,16 @@ def test_undelivered_adds_the_error_and_a_retry_button(
 
 def test_a_reply_goes_to_the_latest_thread_with_that_number(hooked: RunningBot, slack: SlackStandin):
     first, other = new_number(), new_number()
-    _, old_parent = sent_message_id(hooked, slack, first, channel="C0GENERAL")
-    sent_message_id(hooked, slack, other, channel="C0GENERAL")
-    hooked.command(f"{first} second conversation", channel="C0SUPPORT")
+    general, support = new_channel(), new_channel()
+    _, old_parent = sent_message_id(hooked, slack, first, channel=general)
+    sent_message_id(hooked, slack, other, channel=general)
+    hooked.command(f"{first} second conversation", channel=support)
     parent = slack.wait_for(
         lambda calls: [
             c
             for c in calls
             if c.method == "chat.postMessage"
-            and c.args.get("channel") == "C0SUPPORT"
+            and c.args.get("channel") == support
             and first in str(c.args.get("text"))
             and not c.args.get("thread_ts")
         ]
@@ -218,7 +222,7 @@ def test_a_reply_goes_to_the_latest_thread_with_that_number(hooked: RunningBot, 
             and first in json.dumps(c.args.get("blocks"))
         ]
     )[0]
-    assert posted.args["channel"] == "C0SUPPORT" and posted.args["thread_ts"] == parent.response["ts"]
+    assert posted.args["channel"] == support and posted.args["thread_ts"] == parent.response["ts"]
     blocks = json.dumps(posted.args["blocks"], ensure_ascii=False)
     assert "Jane &lt;b&gt;Doe&lt;/b&gt;" in blocks
     assert "&lt;!channel&gt;" in blocks and "<!channel>" not in blocks and "<https://evil" not in blocks
@@ -279,6 +283,7 @@ def test_reply_button_opens_the_form_and_answers_in_the_same_thread(
 ):
     number = new_number()
     _, parent = sent_message_id(hooked, slack, number)
+    channel = parent.args["channel"]
     post_webhook(hooked, incoming(number, "Can I come at 5?", f"INR{number}"))
     customer = slack.wait_for(
         lambda calls: [c for c in calls if c.method == "chat.postMessage" and "Can I come at 5?" in json.dumps(c.args)]
@@ -291,8 +296,8 @@ def test_reply_button_opens_the_form_and_answers_in_the_same_thread(
             "user": {"id": "U0SENDER"},
             "api_app_id": "A0STANDIN",
             "trigger_id": f"reply.{number}",
-            "container": {"type": "message", "message_ts": customer.response["ts"], "channel_id": "C0GENERAL"},
-            "channel": {"id": "C0GENERAL"},
+            "container": {"type": "message", "message_ts": customer.response["ts"], "channel_id": channel},
+            "channel": {"id": channel},
             "message": {"ts": customer.response["ts"], "thread_ts": parent.response["ts"]},
             "actions": [
                 {"type": "button", "action_id": "reply_sms", "block_id": "customer_reply", "value": button["value"]}
@@ -321,7 +326,7 @@ def test_mentioning_the_bot_in_a_bridged_thread_sends_the_text_and_chatter_does_
 ):
     number = new_number()
     _, parent = sent_message_id(hooked, slack, number)
-    thread = parent.response["ts"]
+    thread, channel = parent.response["ts"], parent.args["channel"]
     # Ordinary thread chatter: the bot does not subscribe to it, and a stray delivery changes nothing.
     hooked.event(
         {
@@ -329,7 +334,7 @@ def test_mentioning_the_bot_in_a_bridged_thread_sends_the_text_and_chatter_does_
             "user": "U0OTHER",
             "text": "she is a regular",
             "ts": "1.1",
-            "channel": "C0GENERAL",
+            "channel": channel,
             "thread_ts": thread,
         }
     )
@@ -339,7 +344,7 @@ def test_mentioning_the_bot_in_a_bridged_thread_sends_the_text_and_chatter_does_
             "user": "U0SENDER",
             "text": "<@U0BOT> See you at 5 &amp; thanks",
             "ts": "1.2",
-            "channel": "C0GENERAL",
+            "channel": channel,
             "thread_ts": thread,
             "event_ts": "1.2",
         }
