@@ -347,7 +347,7 @@ def test_rate_limited_three_times_gives_up_and_offers_retry(
 
 def test_ack_comes_back_before_a_slow_sociocs_answers(bot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin):
     number = new_number()
-    sociocs.script(number, Reply(delay=2.5))
+    sociocs.script(number, Reply(delay=1.0))  # an acknowledgement takes milliseconds
     response = bot.command(f"{number} take your time")
     assert response.status_code == 200
     # When Slack got its answer, the bot had not yet heard back from Sociocs.

@@ -218,9 +218,10 @@ async def test_wrong_api_key_is_reported_as_an_admin_problem(make_app: Any, capl
     assert "not-the-password" not in text and "not-the-password" not in caplog.text
 
 
-async def test_unreachable_sociocs_is_a_failure_that_sent_nothing(make_app: Any):
+async def test_unreachable_sociocs_is_a_failure_that_sent_nothing(make_app: Any, monkeypatch: pytest.MonkeyPatch):
     from tests.conftest import free_port
 
+    monkeypatch.setattr("bot.sending.backoff", lambda attempt, retry_after: 0.0)  # the waits: test_sending.py
     app = await make_app(SOCIOCS_BASE_URL=f"http://127.0.0.1:{free_port()}")
     number = new_number()
     await app.command(f"{number} hello")
