@@ -32,6 +32,8 @@ BOT_TOKEN = "xoxb-test-bot-token-77aa"
 API_KEY = "test-user:test-password-93f1"
 CHANNEL_KEYS = {"twlo": ["ck-twlo-test-0001"], "twlowa": ["ck-twlowa-test-0002"], "gswa": ["ck-gswa-test-0003"]}
 SECRETS = (SIGNING_SECRET, BOT_TOKEN, API_KEY, "test-password-93f1")
+WEBHOOK_SECRET = "webhook-secret-7c1e"
+INBOX = "C0INBOX"
 
 _numbers = itertools.count(2000)
 _channels = itertools.count(1)
@@ -83,6 +85,7 @@ class RunningBot:
         self.log_path = log_path
         self.slack = slack
         self.http = httpx.Client(base_url=url, timeout=10)
+        self._signalled: int | None = None
 
     def command(
         self,
@@ -160,9 +163,16 @@ class RunningBot:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def terminate(self, sig: int = signal.SIGTERM) -> None:
+        """Start stopping it without waiting (`stop` then waits, without signalling again)."""
+        if self.process.poll() is None and self._signalled is None:
+            self.process.send_signal(sig)
+            self._signalled = sig
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:
-            self.process.send_signal(sig)
+            if self._signalled != sig:
+                self.process.send_signal(sig)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -172,8 +182,15 @@ class RunningBot:
         return int(self.process.returncode)
 
 
+def coverage_env() -> dict[str, str]:
+    """What `pytest --cov` sets for measuring subprocesses (coverage's `patch = ["subprocess"]`), so the
+    bot processes the tests start with an environment of their own are measured too; empty otherwise."""
+    return {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")}
+
+
 def bot_env(slack: SlackStandin, sociocs: SociocsStandin, **overrides: str | None) -> dict[str, str]:
     env = {
+        **coverage_env(),
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
@@ -297,6 +314,21 @@ def bot(slack: SlackStandin, sociocs: SociocsStandin, tmp_path_factory: pytest.T
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def hooked(
+    slack: SlackStandin, sociocs: SociocsStandin, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
+    """A bot taking Sociocs webhooks, with an inbox channel: one for the webhook, thread-customer and
+    idempotency tests (each test uses numbers and channels of its own)."""
+    running = start_bot(
+        bot_env(slack, sociocs, SOCIOCS_WEBHOOK_SECRET=WEBHOOK_SECRET, INBOX_CHANNEL_ID=INBOX),
+        slack,
+        tmp_path_factory.mktemp("hooked"),
+    )
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def make_bot(slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path) -> Iterator[Any]:
     """Start a bot with other settings: `make_bot(DEFAULT_REGION="US")`; stopped after the test."""
@@ -308,6 +340,8 @@ def make_bot(slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path) -> It
         return running
 
     yield make
+    for running in started:  # they shut down side by side
+        running.terminate()
     for running in started:
         running.stop()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from standins import SlackStandin, SociocsStandin
-from tests.conftest import API_KEY, BOT_TOKEN, CHANNEL_KEYS, SIGNING_SECRET, bot_env
+from tests.conftest import API_KEY, BOT_TOKEN, CHANNEL_KEYS, SIGNING_SECRET, bot_env, coverage_env
 
 
 def run(
@@ -28,7 +28,8 @@ def run(
 
 
 def bare_env(**values: str) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8", **values}
+    path, home = os.environ.get("PATH", ""), os.environ.get("HOME", "/tmp")
+    return {**coverage_env(), "PATH": path, "HOME": home, "LANG": "C.UTF-8", **values}
 
 
 # Configuration errors: one line naming the variable, no traceback ----------------------------------------

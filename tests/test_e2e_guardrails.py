@@ -1,4 +1,8 @@
-"""Guardrails and the ledger end to end: refusals, the rate limit, Retry, crash recovery, two replicas."""
+"""Guardrails and the ledger end to end: Retry, crash recovery, two replicas sharing the rate limit.
+
+Each guardrail on its own (users, groups, channels, countries, the rate limit, Retry by someone not
+allowed) is tested in process: tests/unit/test_guardrails.py and tests/unit/test_listeners.py.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from standins import SlackCall, SlackStandin, SociocsStandin
 from standins.sociocs import Reply, error_body
 from tests.conftest import (
     RunningBot,
-    everything_about,
     new_number,
     parents_for,
     replies_for,
@@ -56,53 +59,7 @@ def private_replies(slack: SlackStandin, name: str) -> list[SlackCall]:
     return [c for c in slack.calls if c.method == "response_url" and c.path == name]
 
 
-# Who, where, to which countries ---------------------------------------------------------------------
-
-
-def test_only_allowed_users_may_send(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
-    strict = make_bot(ALLOWED_USER_IDS="U0OTHER, U0AGENT")
-    number = new_number()
-    reply = strict.command(f"{number} hello", user="U0SENDER").json()
-    assert reply["response_type"] == "ephemeral" and "not allowed to send" in reply["text"]
-    allowed = new_number()
-    strict.command(f"{allowed} hello", user="U0OTHER")
-    wait_outcome(slack, allowed)
-    assert everything_about(slack, sociocs, number) == []
-    assert "refused: user U0SENDER is not allowed" in strict.logs()
-
-
-def test_members_of_an_allowed_user_group_may_send(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
-    grouped = make_bot(ALLOWED_USERGROUP_IDS="S0SUPPORT")
-    before = len(slack.calls_to("usergroups.users.list"))
-    refused = new_number()
-    assert "not allowed" in grouped.command(f"{refused} hi", user="U0SENDER").json()["text"]
-    for _ in range(2):
-        number = new_number()
-        grouped.command(f"{number} hi", user="U0AGENT")
-        wait_outcome(slack, number)
-    assert len(slack.calls_to("usergroups.users.list")) - before == 1  # membership is cached
-    assert everything_about(slack, sociocs, refused) == []
-
-
-def test_only_allowed_channels(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
-    strict = make_bot(ALLOWED_CHANNEL_IDS="C0SUPPORT")
-    number = new_number()
-    reply = strict.command(f"{number} hi", channel="C0GENERAL").json()
-    assert "may not be used in this conversation; it may be used in C0SUPPORT." in reply["text"]
-    assert "may not be used" in strict.command("", channel="C0GENERAL").json()["text"]  # nor the form
-    ok = new_number()
-    strict.command(f"{ok} hi", channel="C0SUPPORT")
-    wait_outcome(slack, ok)
-    assert everything_about(slack, sociocs, number) == []
-
-
-def test_only_allowed_countries(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
-    strict = make_bot(ALLOWED_COUNTRIES="us,CA")
-    reply = strict.command("+44 20 7946 0958, +16175550150 hello").json()
-    assert "+442079460958 is in GB: this bot may only text CA, US." in reply["text"]
-    settle(strict, slack)
-    assert everything_about(slack, sociocs, "+16175550150") == []
-    assert everything_about(slack, sociocs, "+442079460958") == []
+# Accepted or refused, as a bot process answers ------------------------------------------------------
 
 
 def accepted(bot: RunningBot, slack: SlackStandin, text: str, number: str, user: str = "U0SENDER") -> None:
@@ -120,21 +77,6 @@ def refused_privately(bot: RunningBot, slack: SlackStandin, text: str, user: str
     assert answer.json()["response_type"] == "ephemeral"
     assert private_replies(slack, name) == []
     return str(answer.json()["text"])
-
-
-def test_rate_limit_counts_messages_and_says_how_long_to_wait(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
-    limited = make_bot(RATE_LIMIT_PER_USER_PER_MINUTE="3")
-    a, b, c, d = (new_number() for _ in range(4))
-    accepted(limited, slack, f"{a}, {b} first two", a)
-    refused = refused_privately(limited, slack, f"{c}, {d} two more")
-    assert "limit of 3 messages a minute" in refused and "try again in" in refused
-    accepted(limited, slack, f"{c} one more fits", c)
-    assert "limit of 3" in refused_privately(limited, slack, f"{d} over")
-    accepted(limited, slack, f"{d} another person is fine", d, user="U0OTHER")
-    slack.wait_for(lambda calls: all(replies_for(calls, n) for n in (a, b, c, d)))
-    assert [len(sociocs_bodies(sociocs, n)) for n in (a, b, c, d)] == [1, 1, 1, 1]
-    # The refused commands posted nothing in the channel: one summary per accepted command.
-    assert len(parents_for(slack.calls, d)) == 1 and len(parents_for(slack.calls, c)) == 1
 
 
 # Retry ----------------------------------------------------------------------------------------------------
@@ -162,19 +104,6 @@ def test_retry_sends_once_and_reports_who_retried(bot: RunningBot, slack: SlackS
     )
     assert "Retried by <@U0OTHER>" in json.dumps(marked[0].args["blocks"])
     assert "retry_send" not in json.dumps(marked[0].args["blocks"])
-
-
-def test_retry_obeys_the_guardrails_for_whoever_presses(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
-    strict = make_bot(ALLOWED_USER_IDS="U0SENDER")
-    number = new_number()
-    sociocs.script(number, Reply(500, error_body("Boom.")))
-    strict.command(f"{number} fails once")
-    _, outcome = wait_outcome(slack, number)
-    press_retry(strict, slack, outcome, "U0OTHER", f"denied-{number}")
-    (told,) = slack.wait_for(lambda _: private_replies(slack, f"denied-{number}"))
-    assert "not allowed to send" in told.args["text"]
-    settle(strict, slack)
-    assert len(sociocs_bodies(sociocs, number)) == 1
 
 
 # Crashes and replicas -------------------------------------------------------------------------------------
@@ -229,33 +158,7 @@ def test_two_processes_on_one_postgresql_share_the_rate_limit_and_the_retry_clai
     assert len(sociocs_bodies(sociocs, failing)) == 2
 
 
-# History and logs -----------------------------------------------------------------------------------------
-
-
-def test_history_lists_the_persons_last_sends(make_bot, slack: SlackStandin, sociocs: SociocsStandin):
-    own = make_bot()
-    sent, failed = new_number(), new_number()
-    sociocs.script(failed, Reply(400, error_body("Invalid phone number.")))
-    own.command(f"{sent} one", user="U0AGENT")
-    own.command(f"{failed} two", user="U0AGENT")
-    wait_outcome(slack, sent)
-    wait_outcome(slack, failed)
-    reply = own.command("history", user="U0AGENT").json()
-    assert reply["response_type"] == "ephemeral"
-    lines = reply["text"].splitlines()
-    assert lines[0] == "*Your last messages*" and len(lines) == 3
-    assert any(sent in ln and "sent (SM" in ln and "SMS (Twilio)" in ln for ln in lines)
-    assert any(failed in ln and "failed (Invalid phone number.)" in ln for ln in lines)
-    assert "<!date^" in reply["text"]
-    assert "not sent any messages" in own.command("history", user="U0NOBODY").json()["text"]
-
-
-def test_full_numbers_in_logs_only_when_asked(make_bot, slack: SlackStandin):
-    loud = make_bot(LOG_PHONE_NUMBERS="true")
-    number = new_number()
-    loud.command(f"{number} log me")
-    wait_outcome(slack, number)
-    assert f"to={number}" in loud.logs()
+# Configuration, private outcomes --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("value", ["mysql://root@localhost/db", "not a url"])

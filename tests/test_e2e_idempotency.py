@@ -10,18 +10,18 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from standins import SlackStandin, SociocsStandin
+from standins import SlackCall, SlackStandin, SociocsStandin
 from standins.sociocs import Reply, error_body
-from tests.conftest import RunningBot, new_number, replies_for, settle, sign, trigger_id, wait_outcome
+from tests.conftest import RunningBot, new_channel, new_number, replies_for, settle, sign, trigger_id, wait_outcome
 from tests.test_e2e_command import retry_button, sociocs_bodies
 from tests.test_e2e_guardrails import private_replies
 from tests.test_e2e_socket_mode import APP_TOKEN, envelope, socket_slack
-from tests.test_e2e_webhooks import SECRET, hooked, sent_message_id
+from tests.test_e2e_webhooks import SECRET, sent_message_id
 from tests.test_ledger import url
 
-# Fixtures used here: the bot with webhooks on (its threads are bridged to customers), the Slack
-# stand-in that speaks Socket Mode, and the ledger URLs (SQLite and PostgreSQL).
-__all__ = ["hooked", "socket_slack", "url"]
+# Fixtures used here besides conftest's `hooked` (the bot with webhooks on, its threads bridged to
+# customers): the Slack stand-in that speaks Socket Mode, and the ledger URLs (SQLite and PostgreSQL).
+__all__ = ["socket_slack", "url"]
 
 
 def test_the_ledger_knows_a_request_it_has_seen(url: str) -> None:
@@ -74,14 +74,15 @@ def test_old_request_keys_are_purged(url: str, monkeypatch: pytest.MonkeyPatch) 
     assert asyncio.run(body()) == ["event:new"]
 
 
-def mention(thread: str, text: str, ts: str) -> dict[str, Any]:
+def mention(parent: SlackCall, text: str, ts: str) -> dict[str, Any]:
+    """A mention of the bot in the thread of `parent` (a send's summary)."""
     return {
         "type": "app_mention",
         "user": "U0SENDER",
         "text": f"<@U0BOT> {text}",
         "ts": ts,
-        "channel": "C0GENERAL",
-        "thread_ts": thread,
+        "channel": parent.args["channel"],
+        "thread_ts": parent.response["ts"],
         "event_ts": ts,
     }
 
@@ -99,10 +100,9 @@ def sent_texts(sociocs: SociocsStandin, number: str) -> list[object]:
 def test_a_retried_event_sends_once(hooked: RunningBot, slack: SlackStandin, sociocs: SociocsStandin):
     number = new_number()
     _, parent = sent_message_id(hooked, slack, number)
-    thread = parent.response["ts"]
     event_id = f"EvRETRY{time.monotonic_ns()}"
     for retry in (None, 1, 2):  # Slack re-posts an event it thinks was answered too slowly
-        answer = hooked.event(mention(thread, "Once only please", "3.1"), event_id=event_id, retry=retry)
+        answer = hooked.event(mention(parent, "Once only please", "3.1"), event_id=event_id, retry=retry)
         assert answer.status_code == 200
     slack.wait_for(lambda calls: [c for c in replies_for(calls, number) if "Once only" in json.dumps(c.args)])
     settle(hooked, slack)
@@ -115,7 +115,7 @@ def test_a_replayed_command_sends_once(bot: RunningBot, slack: SlackStandin, soc
     body = urlencode(
         {
             "team_id": "T0STANDIN",
-            "channel_id": "C0GENERAL",
+            "channel_id": new_channel(),
             "user_id": "U0SENDER",
             "command": "/sms",
             "text": f"{number} replay me",
@@ -152,8 +152,8 @@ def test_a_replayed_retry_press_makes_one_attempt(bot: RunningBot, slack: SlackS
         "user": {"id": "U0OTHER", "team_id": "T0STANDIN"},
         "api_app_id": "A0STANDIN",
         "trigger_id": trigger_id(),
-        "container": {"type": "message", "message_ts": outcome.response["ts"], "channel_id": "C0GENERAL"},
-        "channel": {"id": "C0GENERAL"},
+        "container": {"type": "message", "message_ts": outcome.response["ts"], "channel_id": outcome.args["channel"]},
+        "channel": {"id": outcome.args["channel"]},
         "message": {"ts": outcome.response["ts"], "thread_ts": outcome.args.get("thread_ts"), "text": "x"},
         "response_url": slack.response_url(name),
         "actions": [
@@ -178,7 +178,7 @@ def test_two_replicas_on_one_postgresql_handle_an_event_once(
     number = new_number()
     _, parent = sent_message_id(a, slack, number)
     event_id = f"EvREPLICA{time.monotonic_ns()}"
-    event = mention(parent.response["ts"], "One replica only", "4.1")
+    event = mention(parent, "One replica only", "4.1")
     assert a.event(event, event_id=event_id).status_code == 200
     assert b.event(event, event_id=event_id, retry=1).status_code == 200
     slack.wait_for(lambda calls: [c for c in replies_for(calls, number) if "One replica" in json.dumps(c.args)])

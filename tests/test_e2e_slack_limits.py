@@ -122,15 +122,20 @@ def test_a_send_to_many_gets_one_summary_and_one_reply_listing_all(
     assert all(len(sociocs_bodies(sociocs, n)) == 1 for n in numbers)
 
 
-def test_twenty_senders_in_one_channel_all_land_in_the_channel(bot: RunningBot, slack: SlackStandin):
+# Senders at once in one channel: their 2 posts each are four times Slack's burst of 3, so most wait their
+# turn (one a second). bench/slack_limits.py measures the 20 senders (40 posts, about 40 s).
+SENDERS = 6
+
+
+def test_many_senders_in_one_channel_all_land_in_the_channel(bot: RunningBot, slack: SlackStandin):
     channel = new_channel()
-    numbers = [new_number() for _ in range(20)]
+    numbers = [new_number() for _ in range(SENDERS)]
     for i, number in enumerate(numbers):
         assert bot.command(f"{number} hello {i}", channel=channel, response_name=f"twenty-{number}").status_code == 200
     for number in numbers:
         wait_reply_listing(slack, channel, [number], timeout=90)
     parents, replies = in_channel(slack, channel)
-    assert len(parents) == 20 and len(replies) == 20
+    assert len(parents) == SENDERS and len(replies) == SENDERS
     for number in numbers:  # every reply in the thread of its own summary
         (parent,) = [p for p in parents if number in str(p.args["text"])]
         (reply,) = [r for r in replies if number in str(r.args["text"])]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from standins import SlackCall, SlackStandin, SociocsStandin
-from tests.conftest import RunningBot, bot_env, new_channel, new_number, parents_for, replies_for, settle, start_bot
+from tests.conftest import RunningBot, new_channel, new_number, parents_for, replies_for, settle
 from tests.test_e2e_command import sociocs_bodies
 from tests.test_e2e_modal import message_shortcut, submission, wait_view
-from tests.test_e2e_webhooks import INBOX, SECRET, incoming, post_webhook, sent_message_id
+from tests.test_e2e_webhooks import INBOX, incoming, post_webhook, sent_message_id
 
 CHOICE = "This thread has several customers: who should get it?"
 
@@ -26,19 +25,6 @@ THREADS_CHANNEL = "C0THREADCUSTOMERS"
 @pytest.fixture(autouse=True)
 def _own_channel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.modules[__name__], "THREADS_CHANNEL", new_channel())
-
-
-@pytest.fixture(scope="module")
-def hooked(
-    slack: SlackStandin, sociocs: SociocsStandin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningBot]:
-    running = start_bot(
-        bot_env(slack, sociocs, SOCIOCS_WEBHOOK_SECRET=SECRET, INBOX_CHANNEL_ID=INBOX),
-        slack,
-        tmp_path_factory.mktemp("threads"),
-    )
-    yield running
-    running.stop()
 
 
 def mention(bot: RunningBot, thread: str, text: str, *, user: str = "U0SENDER", channel: str | None = None) -> None:
@@ -173,8 +159,8 @@ def test_send_as_sms_from_a_customer_thread_makes_the_thread_ask(
 ):
     c, d = new_number(), new_number()
     _, parent = sent_message_id(hooked, slack, c)
-    thread = parent.response["ts"]
-    hooked.interaction(message_shortcut("Please call D", f"{thread}5", thread_ts=thread))
+    thread, channel = parent.response["ts"], parent.args["channel"]
+    hooked.interaction(message_shortcut("Please call D", f"{thread}5", thread_ts=thread, channel=channel))
     view = wait_view(slack, f"msg.{thread}5")
     hooked.interaction(submission(view, to=d, text="Your parcel is ready"))
     slack.wait_for(
@@ -182,7 +168,7 @@ def test_send_as_sms_from_a_customer_thread_makes_the_thread_ask(
             x for x in replies_for(calls, d) if x.args["thread_ts"] == thread and "Sent to" in x.args["text"]
         ]
     )
-    mention(hooked, thread, "Yes, online too", channel="C0GENERAL")  # where sent_message_id sends
+    mention(hooked, thread, "Yes, online too", channel=channel)  # where sent_message_id sent
     whisper = choice_for(slack, thread)
     labels = [x["text"]["text"] for x in buttons(whisper)]
     assert c in labels[0] and d in labels[1] and labels[2] == "Cancel"

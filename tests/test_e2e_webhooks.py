@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +15,23 @@ from bot.sociocs.webhooks import sign as sociocs_sign
 from bot.sociocs.webhooks import signature_ok
 from standins import SlackCall, SlackStandin, SociocsStandin
 from standins.sociocs import Reply
-from tests.conftest import CHANNEL_KEYS, RunningBot, bot_env, new_number, replies_for, settle, wait_outcome
+from tests.conftest import (
+    CHANNEL_KEYS,
+    INBOX,
+    WEBHOOK_SECRET,
+    RunningBot,
+    bot_env,
+    new_channel,
+    new_number,
+    replies_for,
+    settle,
+    wait_outcome,
+)
 from tests.test_e2e_command import retry_button, sociocs_bodies
 from tests.test_e2e_guardrails import press_retry
 from tests.test_e2e_modal import block, initial, submission, wait_view
 
-SECRET = "webhook-secret-7c1e"
-INBOX = "C0INBOX"
-
-
-@pytest.fixture(scope="module")
-def hooked(
-    slack: SlackStandin, sociocs: SociocsStandin, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningBot]:
-    from tests.conftest import start_bot
-
-    running = start_bot(
-        bot_env(slack, sociocs, SOCIOCS_WEBHOOK_SECRET=SECRET, INBOX_CHANNEL_ID=INBOX),
-        slack,
-        tmp_path_factory.mktemp("hooked"),
-    )
-    yield running
-    running.stop()
+SECRET = WEBHOOK_SECRET
 
 
 def post_webhook(
@@ -79,9 +73,11 @@ def incoming(number: str, text: str, message_id: str, *, name: str | None = None
 
 
 def sent_message_id(
-    bot: RunningBot, slack: SlackStandin, number: str, channel: str = "C0GENERAL"
+    bot: RunningBot, slack: SlackStandin, number: str, channel: str | None = None
 ) -> tuple[str, SlackCall]:
-    bot.command(f"{number} order update", channel=channel)
+    """A send to `number` (by default in a channel of its own, as Slack paces posts per channel); its
+    Sociocs message id and its summary."""
+    bot.command(f"{number} order update", channel=channel or new_channel())
     parent, reply = wait_outcome(slack, number)
     message_id = reply.args["text"].split("`")[1]
     return message_id, parent
@@ -163,7 +159,8 @@ def test_out_of_order_read_before_delivered(hooked: RunningBot, slack: SlackStan
 def test_a_status_before_the_send_answers_is_not_lost(hooked: RunningBot, slack: SlackStandin, sociocs: SociocsStandin):
     number = new_number()
     message_id = f"SMEARLY{number[-4:]}"
-    sociocs.script(number, Reply(200, {"status": "success", "data": {"message_id": message_id}}, delay=2))
+    # Sociocs answers a second late; the status webhook arrives meanwhile (within milliseconds).
+    sociocs.script(number, Reply(200, {"status": "success", "data": {"message_id": message_id}}, delay=1))
     hooked.command(f"{number} racing the webhook")
     sociocs.wait_for(lambda _: sociocs_bodies(sociocs, number))
     assert post_webhook(hooked, status(message_id, "delivered")).status_code == 200
@@ -194,15 +191,16 @@ def test_undelivered_adds_the_error_and_a_retry_button(
 
 def test_a_reply_goes_to_the_latest_thread_with_that_number(hooked: RunningBot, slack: SlackStandin):
     first, other = new_number(), new_number()
-    _, old_parent = sent_message_id(hooked, slack, first, channel="C0GENERAL")
-    sent_message_id(hooked, slack, other, channel="C0GENERAL")
-    hooked.command(f"{first} second conversation", channel="C0SUPPORT")
+    general, support = new_channel(), new_channel()
+    _, old_parent = sent_message_id(hooked, slack, first, channel=general)
+    sent_message_id(hooked, slack, other, channel=general)
+    hooked.command(f"{first} second conversation", channel=support)
     parent = slack.wait_for(
         lambda calls: [
             c
             for c in calls
             if c.method == "chat.postMessage"
-            and c.args.get("channel") == "C0SUPPORT"
+            and c.args.get("channel") == support
             and first in str(c.args.get("text"))
             and not c.args.get("thread_ts")
         ]
@@ -225,7 +223,7 @@ def test_a_reply_goes_to_the_latest_thread_with_that_number(hooked: RunningBot, 
             and first in json.dumps(c.args.get("blocks"))
         ]
     )[0]
-    assert posted.args["channel"] == "C0SUPPORT" and posted.args["thread_ts"] == parent.response["ts"]
+    assert posted.args["channel"] == support and posted.args["thread_ts"] == parent.response["ts"]
     blocks = json.dumps(posted.args["blocks"], ensure_ascii=False)
     assert "Jane &lt;b&gt;Doe&lt;/b&gt;" in blocks
     assert "&lt;!channel&gt;" in blocks and "<!channel>" not in blocks and "<https://evil" not in blocks
@@ -286,6 +284,7 @@ def test_reply_button_opens_the_form_and_answers_in_the_same_thread(
 ):
     number = new_number()
     _, parent = sent_message_id(hooked, slack, number)
+    channel = parent.args["channel"]
     post_webhook(hooked, incoming(number, "Can I come at 5?", f"INR{number}"))
     customer = slack.wait_for(
         lambda calls: [c for c in calls if c.method == "chat.postMessage" and "Can I come at 5?" in json.dumps(c.args)]
@@ -298,8 +297,8 @@ def test_reply_button_opens_the_form_and_answers_in_the_same_thread(
             "user": {"id": "U0SENDER"},
             "api_app_id": "A0STANDIN",
             "trigger_id": f"reply.{number}",
-            "container": {"type": "message", "message_ts": customer.response["ts"], "channel_id": "C0GENERAL"},
-            "channel": {"id": "C0GENERAL"},
+            "container": {"type": "message", "message_ts": customer.response["ts"], "channel_id": channel},
+            "channel": {"id": channel},
             "message": {"ts": customer.response["ts"], "thread_ts": parent.response["ts"]},
             "actions": [
                 {"type": "button", "action_id": "reply_sms", "block_id": "customer_reply", "value": button["value"]}
@@ -328,7 +327,7 @@ def test_mentioning_the_bot_in_a_bridged_thread_sends_the_text_and_chatter_does_
 ):
     number = new_number()
     _, parent = sent_message_id(hooked, slack, number)
-    thread = parent.response["ts"]
+    thread, channel = parent.response["ts"], parent.args["channel"]
     # Ordinary thread chatter: the bot does not subscribe to it, and a stray delivery changes nothing.
     hooked.event(
         {
@@ -336,7 +335,7 @@ def test_mentioning_the_bot_in_a_bridged_thread_sends_the_text_and_chatter_does_
             "user": "U0OTHER",
             "text": "she is a regular",
             "ts": "1.1",
-            "channel": "C0GENERAL",
+            "channel": channel,
             "thread_ts": thread,
         }
     )
@@ -346,7 +345,7 @@ def test_mentioning_the_bot_in_a_bridged_thread_sends_the_text_and_chatter_does_
             "user": "U0SENDER",
             "text": "<@U0BOT> See you at 5 &amp; thanks",
             "ts": "1.2",
-            "channel": "C0GENERAL",
+            "channel": channel,
             "thread_ts": thread,
             "event_ts": "1.2",
         }
