@@ -76,6 +76,29 @@ def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) 
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
+def made_unique(payload: dict[str, Any]) -> dict[str, Any]:
+    """An interaction payload with what Slack makes unique in each: every action its `action_ts`, a
+    view submission its `trigger_id`, a shortcut its `action_ts` (where the test set none)."""
+    payload = dict(payload)
+    if payload.get("type") == "block_actions":
+        payload["actions"] = [{"action_ts": unique_ts(), **a} for a in payload.get("actions") or []]
+    elif payload.get("type") in ("view_submission", "view_closed"):
+        payload["trigger_id"] = trigger_id()
+    else:
+        payload.setdefault("action_ts", unique_ts())
+    return payload
+
+
+def slack_workspace() -> SlackWorkspace:
+    """The little Slack world the tests' stand-ins answer about."""
+    return SlackWorkspace(
+        users={"U0SENDER": "jane.sender", "U0OTHER": "omar"},
+        channels={"C0GENERAL": "general", "C0SUPPORT": "support"},
+        closed_channels={"G0PRIVATE": "channel_not_found", "C0NOTIN": "not_in_channel"},
+        usergroups={"S0SUPPORT": ["U0OTHER", "U0AGENT"]},
+    )
+
+
 class RunningBot:
     """A bot process under test, with helpers to talk to it like Slack does."""
 
@@ -127,14 +150,7 @@ class RunningBot:
         a view submission its `trigger_id`, a shortcut its `action_ts` (where the test set none)."""
         import json
 
-        payload = dict(payload)
-        if payload.get("type") == "block_actions":
-            payload["actions"] = [{"action_ts": unique_ts(), **a} for a in payload.get("actions") or []]
-        elif payload.get("type") in ("view_submission", "view_closed"):
-            payload["trigger_id"] = trigger_id()
-        else:
-            payload.setdefault("action_ts", unique_ts())
-        body = urlencode({"payload": json.dumps(payload)})
+        body = urlencode({"payload": json.dumps(made_unique(payload))})
         return self.http.post(
             "/slack/events", content=body, headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
         )
@@ -264,13 +280,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def slack() -> Iterator[SlackStandin]:
-    workspace = SlackWorkspace(
-        users={"U0SENDER": "jane.sender", "U0OTHER": "omar"},
-        channels={"C0GENERAL": "general", "C0SUPPORT": "support"},
-        closed_channels={"G0PRIVATE": "channel_not_found", "C0NOTIN": "not_in_channel"},
-        usergroups={"S0SUPPORT": ["U0OTHER", "U0AGENT"]},
-    )
-    standin = SlackStandin(bot_token=BOT_TOKEN, workspace=workspace)
+    standin = SlackStandin(bot_token=BOT_TOKEN, workspace=slack_workspace())
     standin.start_in_thread()
     yield standin
     standin.stop_thread()

@@ -14,8 +14,22 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Executable, Integer, String, Table, Text, and_, func, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    DateTime,
+    Executable,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -144,23 +158,7 @@ class RepliesMixin:
                     )
                 )
             ).all()
-        claimed: list[ReplyState] = []
-        for row in rows:
-            done = await self._write(
-                update(replies)
-                .where(
-                    and_(
-                        replies.c.channel_id == row.channel_id,
-                        replies.c.summary_ts == row.summary_ts,
-                        replies.c.owner == row.owner,
-                        replies.c.complete == 0,
-                    )
-                )
-                .values(owner=self.instance_id, updated_at=_now())
-            )
-            if done == 1:
-                claimed.append(_state(row))
-        return claimed
+        return [_state(row) for row in rows if await self._claim(row, replies.c.owner, replies.c.complete == 0)]
 
     async def statuses_due(self, channel_id: str, summary_ts: str, due: bool) -> None:
         """Note that the summary's delivery statuses need an edit (True), or that it was made (False)."""
@@ -182,23 +180,28 @@ class RepliesMixin:
                     )
                 )
             ).all()
-        claimed: list[tuple[str, str]] = []
-        for row in rows:
-            done = await self._write(
-                update(replies)
-                .where(
-                    and_(
-                        replies.c.channel_id == row.channel_id,
-                        replies.c.summary_ts == row.summary_ts,
-                        replies.c.statuses_owner == row.statuses_owner,
-                        replies.c.statuses_due == 1,
-                    )
+        return [
+            (row.channel_id, row.summary_ts)
+            for row in rows
+            if await self._claim(row, replies.c.statuses_owner, replies.c.statuses_due == 1)
+        ]
+
+    async def _claim(self, row: Any, owner: Column[Any], still: ColumnElement[bool]) -> bool:
+        """Take a gone process's row for this one (its `owner` column); False if another process took it
+        first or it no longer needs doing (`still`)."""
+        taken = await self._write(
+            update(replies)
+            .where(
+                and_(
+                    replies.c.channel_id == row.channel_id,
+                    replies.c.summary_ts == row.summary_ts,
+                    owner == getattr(row, owner.name),
+                    still,
                 )
-                .values(statuses_owner=self.instance_id, updated_at=_now())
             )
-            if done == 1:
-                claimed.append((row.channel_id, row.summary_ts))
-        return claimed
+            .values({owner.name: self.instance_id, "updated_at": _now()})
+        )
+        return taken == 1
 
     async def live_instances(self) -> int:
         """How many bot processes are alive (beat within `dead_after`): for sharing Slack's rate limits."""

@@ -20,7 +20,16 @@ from slack_bolt.response import BoltResponse
 from bot.config import Settings
 from bot.slack.app import Bot, build_bot
 from standins import SlackCall, SlackStandin, SociocsStandin
-from tests.conftest import API_KEY, BOT_TOKEN, CHANNEL_KEYS, SIGNING_SECRET, new_channel, trigger_id, unique_ts
+from tests.conftest import (
+    API_KEY,
+    BOT_TOKEN,
+    CHANNEL_KEYS,
+    SIGNING_SECRET,
+    made_unique,
+    new_channel,
+    trigger_id,
+    unique_ts,
+)
 
 _ledgers = itertools.count(1)
 _responses = itertools.count(1)
@@ -84,14 +93,8 @@ class AppUnderTest:
 
     async def interaction(self, payload: dict[str, Any]) -> BoltResponse:
         """An interaction payload, made unique the way Slack makes each (see conftest `interaction`)."""
-        payload = dict(payload)
-        if payload.get("type") == "block_actions":
-            payload["actions"] = [{"action_ts": unique_ts(), **a} for a in payload.get("actions") or []]
-        elif payload.get("type") in ("view_submission", "view_closed"):
-            payload["trigger_id"] = trigger_id()
-        else:
-            payload.setdefault("action_ts", unique_ts())
-        return await self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        body = urlencode({"payload": json.dumps(made_unique(payload))})
+        return await self.dispatch(body, "application/x-www-form-urlencoded")
 
     async def event(self, event: dict[str, Any], *, event_id: str | None = None) -> BoltResponse:
         body = {

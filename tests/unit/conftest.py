@@ -16,9 +16,8 @@ from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
 from bot.ledger import Ledger, Report
-from bot.standins.slack import SlackWorkspace
 from standins import SlackStandin, SociocsStandin
-from tests.conftest import API_KEY, BOT_TOKEN, CHANNEL_KEYS
+from tests.conftest import API_KEY, BOT_TOKEN, CHANNEL_KEYS, slack_workspace
 
 
 @pytest.fixture
@@ -38,13 +37,7 @@ async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
 @pytest.fixture
 async def slack() -> AsyncIterator[SlackStandin]:
     """A Slack stand-in of this test's own, in its event loop, with Slack's limits on."""
-    workspace = SlackWorkspace(
-        users={"U0SENDER": "jane.sender", "U0OTHER": "omar"},
-        channels={"C0GENERAL": "general", "C0SUPPORT": "support"},
-        closed_channels={"G0PRIVATE": "channel_not_found", "C0NOTIN": "not_in_channel"},
-        usergroups={"S0SUPPORT": ["U0OTHER", "U0AGENT"]},
-    )
-    standin = SlackStandin(bot_token=BOT_TOKEN, workspace=workspace)
+    standin = SlackStandin(bot_token=BOT_TOKEN, workspace=slack_workspace())
     await standin.start()
     try:
         yield standin
