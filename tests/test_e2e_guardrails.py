@@ -26,33 +26,36 @@ from tests.conftest import (
 from tests.test_e2e_command import retry_button, sociocs_bodies
 
 
-def press_retry(bot: RunningBot, slack: SlackStandin, outcome: SlackCall, user: str, name: str) -> Any:
+def retry_press_payload(outcome: SlackCall, user: str, response_url: str) -> dict[str, Any]:
+    """The block_actions payload Slack posts when `user` presses the Retry button of `outcome`."""
     button = retry_button(outcome)
     assert button is not None
-    return bot.interaction(
-        {
-            "type": "block_actions",
-            "team": {"id": "T0STANDIN"},
-            "user": {"id": user, "team_id": "T0STANDIN"},
-            "api_app_id": "A0STANDIN",
-            "trigger_id": "t.retry",
-            "container": {
-                "type": "message",
-                "message_ts": outcome.response["ts"],
-                "channel_id": outcome.args["channel"],
-                "is_ephemeral": False,
-            },
-            "channel": {"id": outcome.args["channel"]},
-            "message": {
-                "ts": outcome.response["ts"],
-                "thread_ts": outcome.args.get("thread_ts"),
-                "text": outcome.args["text"],
-                "blocks": outcome.args.get("blocks"),
-            },
-            "response_url": slack.response_url(name),
-            "actions": [{"type": "button", "action_id": "retry_send", "block_id": "retry", "value": button["value"]}],
-        }
-    )
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0STANDIN"},
+        "user": {"id": user, "team_id": "T0STANDIN"},
+        "api_app_id": "A0STANDIN",
+        "trigger_id": "t.retry",
+        "container": {
+            "type": "message",
+            "message_ts": outcome.response["ts"],
+            "channel_id": outcome.args["channel"],
+            "is_ephemeral": False,
+        },
+        "channel": {"id": outcome.args["channel"]},
+        "message": {
+            "ts": outcome.response["ts"],
+            "thread_ts": outcome.args.get("thread_ts"),
+            "text": outcome.args["text"],
+            "blocks": outcome.args.get("blocks"),
+        },
+        "response_url": response_url,
+        "actions": [{"type": "button", "action_id": "retry_send", "block_id": "retry", "value": button["value"]}],
+    }
+
+
+def press_retry(bot: RunningBot, slack: SlackStandin, outcome: SlackCall, user: str, name: str) -> Any:
+    return bot.interaction(retry_press_payload(outcome, user, slack.response_url(name)))
 
 
 def private_replies(slack: SlackStandin, name: str) -> list[SlackCall]:

@@ -13,6 +13,8 @@ import pytest
 from bot.standins import SlackCall
 from standins.sociocs import Reply, error_body
 from tests.conftest import CHANNEL_KEYS, new_channel, new_number, parents_for, posts, replies_for
+from tests.test_e2e_command import retry_button
+from tests.test_e2e_guardrails import retry_press_payload
 from tests.unit.app import AppUnderTest, acked
 
 pytestmark = pytest.mark.anyio
@@ -36,36 +38,9 @@ def outcome(app: AppUnderTest, number: str) -> tuple[SlackCall, SlackCall]:
     return parent, reply
 
 
-def retry_button(call: SlackCall) -> dict[str, Any] | None:
-    blocks = call.args.get("blocks") or []
-    for block in json.loads(blocks) if isinstance(blocks, str) else blocks:
-        for element in [*block.get("elements", []), block.get("accessory") or {}]:
-            if element.get("action_id") == "retry_send":
-                return element  # type: ignore[no-any-return]
-    return None
-
-
 def retry_press(app: AppUnderTest, reply: SlackCall, user: str, name: str) -> dict[str, Any]:
     """The block_actions payload Slack posts when `user` presses the Retry button of `reply`."""
-    button = retry_button(reply)
-    assert button is not None
-    return {
-        "type": "block_actions",
-        "team": {"id": "T0STANDIN"},
-        "user": {"id": user, "team_id": "T0STANDIN"},
-        "api_app_id": "A0STANDIN",
-        "trigger_id": "t.retry",
-        "container": {
-            "type": "message",
-            "message_ts": reply.response["ts"],
-            "channel_id": reply.args["channel"],
-            "is_ephemeral": False,
-        },
-        "channel": {"id": reply.args["channel"]},
-        "message": {"ts": reply.response["ts"], "thread_ts": reply.args.get("thread_ts"), "text": reply.args["text"]},
-        "response_url": app.slack.response_url(name),
-        "actions": [{"type": "button", "action_id": "retry_send", "block_id": "retry", "value": button["value"]}],
-    }
+    return retry_press_payload(reply, user, app.slack.response_url(name))
 
 
 def views(app: AppUnderTest, method: str = "views.open") -> list[dict[str, Any]]:
