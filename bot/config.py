@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     allowed_usergroup_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     allowed_channel_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     allowed_countries: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Slack users who may block/unblock numbers and cancel anyone's scheduled message.
+    admin_user_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     rate_limit_per_user_per_minute: int | None = Field(None, ge=1, le=10000)
     ledger_recovery_seconds: float = Field(20.0, ge=1, le=3600)
 
@@ -77,6 +79,7 @@ class Settings(BaseSettings):
         "allowed_channel_ids",
         "allowed_countries",
         "allowed_number_types",
+        "admin_user_ids",
         mode="before",
     )
     @classmethod
