@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     sociocs_webhook_secret: SecretStr | None = None
     inbox_channel_id: str | None = None
     public_url: str | None = None
+    # Slack files sent to customers (re-hosted at PUBLIC_URL/media/...): how long a link stays valid.
+    media_url_ttl_seconds: int = Field(86400, ge=60, le=30 * 86400)
 
     @field_validator(
         "allowed_user_ids",

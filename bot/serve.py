@@ -18,9 +18,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
+from bot.media_endpoint import media_route
 from bot.metrics import METRICS
 from bot.slack.app import build_bot, seed_authorization
 from bot.slack.context import Bot
+from bot.slack.media import sweep_forever as sweep_media_forever
 from bot.slack.recovery import sweep_forever
 from bot.web import build_web_app
 from bot.webhook_endpoint import sociocs_webhook_route
@@ -128,11 +130,16 @@ async def serve(settings: Settings) -> int:
         return True, f"{settings.mode} mode"
 
     webhook = sociocs_webhook_route(bot)
+    routes = [webhook] if webhook else []
+    media_sweeper = None
+    if bot.media is not None:
+        routes.append(media_route(bot.media))  # PUBLIC_URL/media/{token}, in both modes
+        media_sweeper = asyncio.create_task(sweep_media_forever(bot.media), name="media-sweep")
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     web = build_web_app(
         bot.app if socket_handler is None else None,
         ready,
-        extra_routes=[webhook] if webhook else [],
+        extra_routes=routes,
         signing_secret=secret,
     )
     if settings.public_url and webhook is not None and bot.sociocs is not None:
@@ -179,7 +186,9 @@ async def serve(settings: Settings) -> int:
         server.should_exit = True
         sweeper.cancel()
         watcher.cancel()
-        await asyncio.gather(serving, sweeper, watcher, return_exceptions=True)
+        if media_sweeper is not None:
+            media_sweeper.cancel()
+        await asyncio.gather(serving, sweeper, watcher, *[t for t in (media_sweeper,) if t], return_exceptions=True)
         finished = await bot.background.drain(settings.shutdown_grace_seconds)
         if not finished:
             log.warning("shutdown grace period over with %d send(s) still in flight", bot.background.in_flight)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from bot.domain.phone import DEFAULT_NUMBER_TYPES, InvalidNumber, PhoneNumber, parse_number, type_refusal
 from bot.domain.providers import Provider
 
-Field = Literal["provider", "to", "name", "text", "images", "file", "destination"]
+Field = Literal["provider", "to", "name", "text", "images", "file", "destination", "attachments"]
 
 MAX_IMAGES = 10  # Twilio's limit of media per MMS
 MAX_NAME_LENGTH = 100

@@ -18,11 +18,12 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from bot.config import Settings
 from bot.conversations import ConversationService
 from bot.guardrails import Guardrails
-from bot.ledger import Ledger
+from bot.ledger import Ledger, MediaFiles
 from bot.sending import SendService
 from bot.slack import idempotency, listeners
 from bot.slack.context import Bot, provide
 from bot.slack.conversations import SlackConversations
+from bot.slack.media import Rehoster
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient
 from bot.slack.outcome_reply import Replies
@@ -126,6 +127,14 @@ async def build_bot(
         names=NameResolver(client),
         outbox=outbox,
         replies=Replies(client, outbox, ledger),
+    )
+    bot.media = Rehoster(
+        client,
+        MediaFiles(ledger),
+        bot_token=token,
+        api_url=settings.slack_api_url,
+        public_url=settings.public_url,
+        ttl_seconds=settings.media_url_ttl_seconds,
     )
     client.share = lambda: bot.live_instances
     provide(app, bot)  # every listener finds the bot in Bolt's context

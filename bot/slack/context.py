@@ -19,6 +19,7 @@ from bot.domain.draft import Draft, RawDraft, make_draft
 from bot.domain.outcome import Outcome
 from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
+from bot.slack.media import Rehoster
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient, slack_call
@@ -48,12 +49,15 @@ class Bot:
     replies: Replies
     bot_user_id: str | None = None
     live_instances: int = 1  # bot processes sharing Slack's rate limits (refreshed by the recovery sweep)
+    media: Rehoster | None = None  # Slack files re-hosted for Sociocs (bot.slack.media)
 
     @property
     def ledger(self) -> Ledger:
         return self.service.ledger
 
     async def aclose(self) -> None:
+        if self.media is not None:
+            await self.media.aclose()
         await self.ledger.close()
         if self.sociocs is not None:
             await self.sociocs.aclose()

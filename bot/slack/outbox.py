@@ -42,6 +42,7 @@ METHOD_TIER = {
     "conversations.info": 3,
     "usergroups.users.list": 2,
     "auth.test": 4,
+    "files.info": 4,
 }
 POST_BURST = 3
 POST_INTERVAL = 1.02  # a little over a second, so network jitter never makes two posts look closer

@@ -27,7 +27,9 @@ from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.views import View
 
 from bot.domain.draft import MAX_IMAGES, RawDraft
+from bot.domain.media import Attachment
 from bot.domain.providers import PROVIDER_ORDER, Provider
+from bot.slack.attachment_blocks import attachment_blocks
 from bot.slack.messages import segment_note
 from bot.slack.text import shown
 
@@ -47,6 +49,7 @@ class ComposeContext(BaseModel):
     origin: Origin = "command"
     channel: str | None = None  # where to post when there is no destination picker
     thread_ts: str | None = None  # post the summary and outcomes in this thread
+    attachments: dict[str, str] | None = None  # Slack file id -> kind, of the files offered from the message
 
     def dump(self) -> str:
         return self.model_dump_json(exclude_none=True)
@@ -69,6 +72,8 @@ class Prefill(BaseModel):
     text: str = ""
     image_urls: Sequence[str] = ()
     file_url: str | None = None
+    attachments: Sequence[Attachment] = ()  # the message's files, listed as removable attachments
+    attachment_notes: Sequence[str] = ()  # the message's files that cannot be sent, and why
 
 
 def _text_hint() -> str:
@@ -165,6 +170,7 @@ def build_compose_view(
             element=PlainTextInputElement(action_id="file", initial_value=fill.file_url or None, max_length=2048),
         ),
     ]
+    blocks.extend(attachment_blocks(fill.attachments, fill.attachment_notes))
     if context.has_destination_picker:
         blocks.append(
             InputBlock(

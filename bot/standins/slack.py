@@ -14,6 +14,8 @@ conditions (https://api.slack.com/docs/rate-limits, https://docs.slack.dev/apis/
   `{"ok": false, "error": "ratelimited"}`; the stand-in does the same and counts each one.
 - A message holds at most 50 blocks, and a section's text at most 3,000 characters
   (Block Kit reference); more is refused with `invalid_blocks`.
+- Files (`files.info`, Tier 4) are downloaded from their `url_private_download` only with the bot token
+  as a bearer token (`Authorization: Bearer xoxb-…`): without it, or with another, 401 and no bytes.
 - A `response_url` "can be used up to 5 times within 30 minutes" (slash commands, "Delayed responses
   and multiple responses"); a sixth use is refused with 404 `used_url`.
 
@@ -115,6 +117,7 @@ METHOD_TIER = {
     "usergroups.users.list": 2,
     "auth.test": 4,
     "apps.connections.open": 1,
+    "files.info": 4,
 }
 POST_BURST = 3  # chat.postMessage per channel: a short burst, then
 POST_PER_SECOND = 1.0  # one a second
@@ -165,6 +168,19 @@ def block_problem(blocks: Any) -> str | None:
 
 
 @dataclass
+class StandinFile:
+    """A file uploaded to the stand-in workspace. `url` stores it elsewhere (an external file);
+    `redirect_to` makes its download answer 302 to that URL."""
+
+    file_id: str
+    name: str
+    mimetype: str
+    content: bytes
+    url: str | None = None
+    redirect_to: str | None = None
+
+
+@dataclass
 class SlackWorkspace:
     """The little world the stand-in answers about."""
 
@@ -208,6 +224,8 @@ class SlackStandin(LocalServer):
         self._ts = itertools.count(1)
         self._views = itertools.count(1)
         self._sockets: set[web.WebSocketResponse] = set()
+        self.files: dict[str, StandinFile] = {}
+        self._file_ids = itertools.count(1)
 
     @property
     def api_url(self) -> str:
@@ -221,7 +239,33 @@ class SlackStandin(LocalServer):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._download)
         return app
+
+    def add_file(
+        self, name: str, content: bytes, mimetype: str, *, url: str | None = None, redirect_to: str | None = None
+    ) -> dict[str, Any]:
+        """Upload a file; returns its Slack file object as a message's `files` or a file_input carry it."""
+        file_id = f"F{next(self._file_ids):010d}"
+        self.files[file_id] = StandinFile(file_id, name, mimetype, content, url, redirect_to)
+        return self.file_object(file_id)
+
+    def file_object(self, file_id: str) -> dict[str, Any]:
+        file = self.files[file_id]
+        download = file.url or f"{self.url}/files-pri/{self.workspace.team_id}-{file_id}/download/{file.name}"
+        return {
+            "id": file_id,
+            "created": int(time.time()),
+            "name": file.name,
+            "title": file.name,
+            "mimetype": file.mimetype,
+            "filetype": file.name.rsplit(".", 1)[-1].lower(),
+            "size": len(file.content),
+            "mode": "hosted" if file.url is None else "external",
+            "is_external": file.url is not None,
+            "url_private": download.replace("/download/", "/", 1),
+            "url_private_download": download,
+        }
 
     # Queries for tests -----------------------------------------------------------------------------
 
@@ -343,6 +387,21 @@ class SlackStandin(LocalServer):
         result: dict[str, Any] = handler(args)
         return result
 
+    async def _download(self, request: web.Request) -> web.Response:
+        """A file's bytes, only with the bot token as a bearer token (Slack's url_private rule)."""
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+        _, _, file_id = request.match_info["team_file"].partition("-")
+        self._remember(SlackCall("file_download", {"file": file_id}, token, path=request.path))
+        if token != self.bot_token:
+            return web.Response(status=401, text="not_authed")
+        file = self.files.get(file_id)
+        if file is None or file.url is not None:
+            return web.Response(status=404, text="file_not_found")
+        if file.redirect_to is not None:
+            return web.Response(status=302, headers={"Location": file.redirect_to})
+        return web.Response(body=file.content, content_type=file.mimetype)
+
     def socket_url(self) -> str:
         return self.url.replace("http://", "ws://", 1) + "/socket"
 
@@ -442,6 +501,12 @@ class SlackStandin(LocalServer):
         if name is None:
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "channel": {"id": channel, "name": name}}
+
+    def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(args.get("file", ""))
+        if file_id not in self.files:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": self.file_object(file_id)}
 
     def _view(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")

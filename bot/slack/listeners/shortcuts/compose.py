@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
+from bot.domain.media import message_attachments
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import open_compose, refuse
 from bot.slack.text import decode
@@ -43,9 +44,12 @@ async def _open_from_message(bot: Bot, shortcut: dict[str, Any]) -> None:
     message = shortcut.get("message") or {}
     markup = str(message.get("text") or "")
     text = decode(markup, await bot.names.names_for(markup))
+    attachments, notes = message_attachments(message.get("files"))
     context = ComposeContext(
         origin="message",
         channel=(shortcut.get("channel") or {}).get("id"),
         thread_ts=message.get("thread_ts") or message.get("ts"),
+        attachments={a.file_id: a.kind for a in attachments} or None,
     )
-    await open_compose(bot, str(shortcut.get("trigger_id")), context, Prefill(text=text))
+    prefill = Prefill(text=text, attachments=attachments, attachment_notes=notes)
+    await open_compose(bot, str(shortcut.get("trigger_id")), context, prefill)

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from bot.domain.draft import DraftError, Problem
 from bot.sending import Requester
 from bot.slack.context import bot_of
+from bot.slack.listeners.views.attachments import fetch_then_deliver, with_attachments
 from bot.slack.views import ComposeContext, raw_draft_from_state, state_destination
 
 
@@ -24,8 +25,9 @@ async def compose_submitted(
     try:
         if not destination:
             raise DraftError([Problem("destination", "Choose where to post the result.")])
+        raw, media_ids = await with_attachments(bot, raw_draft_from_state(values), values, compose.attachments)
         accepted = await bot.service.accept(
-            bot.draft(raw_draft_from_state(values)),
+            bot.draft(raw),
             who,
             channel_field="destination" if compose.has_destination_picker else "text",
         )
@@ -34,7 +36,11 @@ async def compose_submitted(
         return
     await ack()
     bot.background.spawn(
-        bot.deliver(
+        fetch_then_deliver(
+            bot, accepted, media_ids, channel_id=destination, user_id=str(user.get("id")), thread_ts=compose.thread_ts
+        )
+        if media_ids
+        else bot.deliver(
             accepted,
             channel_id=destination,
             private=bot.direct_message(str(user.get("id"))),
