@@ -239,7 +239,8 @@ class SlackStandin(LocalServer):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_get("/socket", self._socket)
-        app.router.add_get("/files-pri/{team_file}/{name}", self._download)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._download)  # url_private
+        app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)  # url_private_download
         return app
 
     def add_file(
