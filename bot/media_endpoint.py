@@ -25,4 +25,4 @@ def media_route(media: Rehoster) -> Route:
             headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
         )
 
-    return Route("/media/{token}", serve, methods=["GET"])
+    return Route("/media/{token:path}", serve, methods=["GET"])

@@ -33,7 +33,9 @@ def test_a_file_downloads_only_with_the_bot_token_as_bearer(slack: SlackStandin)
 
 
 def test_a_file_can_redirect_elsewhere(slack: SlackStandin):
-    url = slack.add_file("x.png", PNG, "image/png", redirect_to="http://elsewhere.invalid/x.png")["url_private_download"]
+    url = slack.add_file("x.png", PNG, "image/png", redirect_to="http://elsewhere.invalid/x.png")[
+        "url_private_download"
+    ]
     answer = httpx.get(url, headers=_bearer(BOT_TOKEN))
     assert answer.status_code == 302 and answer.headers["location"] == "http://elsewhere.invalid/x.png"
 
