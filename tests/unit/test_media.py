@@ -157,7 +157,10 @@ async def test_a_message_with_two_images_and_a_pdf_sends_them_as_media_links(mak
     assert payload["text"] == "Your photos" and "image_url" not in payload
     assert len(payload["image_urls"]) == 2 and payload["file_url"].startswith(f"{PUBLIC_URL}/media/")
     for url, original, kind in zip(
-        [*payload["image_urls"], payload["file_url"]], [JPEG, PNG, PDF], ["image/jpeg", "image/png", "application/pdf"]
+        [*payload["image_urls"], payload["file_url"]],
+        [JPEG, PNG, PDF],
+        ["image/jpeg", "image/png", "application/pdf"],
+        strict=True,
     ):
         assert url.startswith(f"{PUBLIC_URL}/media/")
         served = await fetch(app, url)
@@ -292,7 +295,7 @@ async def test_a_file_on_a_host_that_is_not_slacks_is_never_fetched(make_app: An
     external = app.slack.add_file("photo.jpg", JPEG, "image/jpeg", url=f"{elsewhere.url}/photo.jpg")
     redirected = app.slack.add_file("moved.jpg", JPEG, "image/jpeg", redirect_to=f"{elsewhere.url}/moved.jpg")
     numbers = [new_number(), new_number()]
-    for number, file in zip(numbers, [external, redirected]):
+    for number, file in zip(numbers, [external, redirected], strict=True):
         assert acked(await app.interaction(submission(view, to=number, text="x", uploads=[file]))) == {}
     await app.settled()
     assert elsewhere.calls == []  # neither the file's own URL nor the redirect was followed
