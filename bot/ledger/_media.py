@@ -63,6 +63,13 @@ class MediaFiles:
             update(media_files).where(media_files.c.id == media_id).values(content_type=content_type, content=content)
         )
 
+    async def expire_at(self, media_ids: Sequence[str], expires_at: datetime) -> None:
+        """Move the expiry of reserved files (a scheduled send: its links must outlive the schedule)."""
+        if media_ids:
+            await self._ledger._write(
+                update(media_files).where(media_files.c.id.in_(list(media_ids))).values(expires_at=expires_at)
+            )
+
     async def get(self, media_id: str) -> MediaRow | None:
         """The row, unless missing or expired."""
         async with self._ledger._reads.connect() as conn:

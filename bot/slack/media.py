@@ -94,6 +94,10 @@ class Rehoster:
         await self._store.reserve(rows, start + self._ttl)
         return images, file_url, [m for m, _, _ in rows]
 
+    async def send_at(self, media_ids: Sequence[str], when: datetime) -> None:
+        """The send goes out at `when` (a scheduled send): its links expire MEDIA_URL_TTL_SECONDS after that."""
+        await self._store.expire_at(media_ids, when.astimezone(UTC).replace(tzinfo=None) + self._ttl)
+
     # After the acknowledgement, before the send --------------------------------------------------------
 
     async def fetch_all(self, media_ids: Sequence[str]) -> None:

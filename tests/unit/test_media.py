@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -303,3 +303,21 @@ async def test_a_file_on_a_host_that_is_not_slacks_is_never_fetched(make_app: An
     told = dms(app)
     assert any("photo.jpg is not stored in Slack" in t for t in told)
     assert any("moved.jpg from somewhere else" in t for t in told)
+
+
+async def test_a_scheduled_sends_links_expire_ttl_after_its_send_time(make_app: Any):
+    from types import SimpleNamespace
+
+    from bot.domain.media import Attachment
+    from bot.slack.listeners.views.attachments import schedule_attachments
+
+    app = await make_app(PUBLIC_URL=PUBLIC_URL, MEDIA_URL_TTL_SECONDS="600")
+    assert app.bot.media is not None
+    _, _, (media_id,) = await app.bot.media.reserve([Attachment("F0SCHEDULED", "p.jpg", "image/jpeg")])
+    when = datetime.now().astimezone() + timedelta(days=3)
+    await schedule_attachments(app.bot, SimpleNamespace(schedule=when), [media_id])  # type: ignore[arg-type]
+    row = await app.bot.media._store.get(media_id)
+    assert row is not None
+    assert abs(row.expires_at - (when + timedelta(minutes=10)).astimezone(UTC).replace(tzinfo=None)) < timedelta(
+        seconds=1
+    )

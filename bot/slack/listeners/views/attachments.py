@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from bot.domain.draft import DraftError, Problem, RawDraft
+from bot.domain.draft import Draft, DraftError, Problem, RawDraft
 from bot.domain.media import MediaRefused, attachment_problems
 from bot.sending import Accepted
 from bot.slack.attachment_blocks import chosen_attachments
@@ -51,6 +52,14 @@ async def with_attachments(
         raise DraftError([Problem("attachments", p) for p in problems])
     images, file_url, media_ids = await bot.media.reserve(chosen)
     return replace(raw, image_urls=[*raw.image_urls, *images], file_url=file_url or raw.file_url), media_ids
+
+
+async def schedule_attachments(bot: Bot, draft: Draft, media_ids: list[str]) -> None:
+    """A scheduled draft (`Draft.schedule`, when scheduling exists) keeps its links valid for
+    MEDIA_URL_TTL_SECONDS after its send time instead of after now."""
+    when = getattr(draft, "schedule", None)
+    if media_ids and bot.media is not None and isinstance(when, datetime) and when.tzinfo is not None:
+        await bot.media.send_at(media_ids, when)
 
 
 async def fetch_then_deliver(

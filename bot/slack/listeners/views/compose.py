@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 from bot.domain.draft import DraftError, Problem
 from bot.sending import Requester
 from bot.slack.context import bot_of
-from bot.slack.listeners.views.attachments import fetch_then_deliver, with_attachments
+from bot.slack.listeners.views.attachments import fetch_then_deliver, schedule_attachments, with_attachments
 from bot.slack.views import ComposeContext, raw_draft_from_state, state_destination
 
 
@@ -26,8 +26,10 @@ async def compose_submitted(
         if not destination:
             raise DraftError([Problem("destination", "Choose where to post the result.")])
         raw, media_ids = await with_attachments(bot, raw_draft_from_state(values), values, compose.attachments)
+        draft = bot.draft(raw)
+        await schedule_attachments(bot, draft, media_ids)
         accepted = await bot.service.accept(
-            bot.draft(raw),
+            draft,
             who,
             channel_field="destination" if compose.has_destination_picker else "text",
         )
