@@ -321,3 +321,22 @@ async def test_a_scheduled_sends_links_expire_ttl_after_its_send_time(make_app: 
     assert abs(row.expires_at - (when + timedelta(minutes=10)).astimezone(UTC).replace(tzinfo=None)) < timedelta(
         seconds=1
     )
+
+
+async def test_slack_failing_during_the_download_sends_nothing_and_says_so(make_app: Any):
+    app = await make_app(PUBLIC_URL=PUBLIC_URL)
+    view = await open_form(app)
+    number = new_number()
+    assert app.bot.media is not None
+
+    async def unreachable(**_: Any) -> Any:
+        raise ConnectionError("Slack unreachable")
+
+    app.bot.media._client.files_info = unreachable  # type: ignore[method-assign]
+    photo = app.slack.add_file("photo.jpg", JPEG, "image/jpeg")
+    assert acked(await app.interaction(submission(view, to=number, text="x", uploads=[photo]))) == {}
+    await app.settled()
+    assert not app.sent_to(number)
+    assert any("could not download the attachments" in t for t in dms(app))
+    (record,) = [r for r in await app.bot.ledger.history("U0SENDER") if r.recipient == number]
+    assert record.status is SendStatus.FAILED

@@ -8,6 +8,7 @@ their real bytes; if one fails, nothing is sent and the person is told why, priv
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -20,6 +21,9 @@ from bot.slack.attachment_blocks import chosen_attachments
 from bot.slack.context import Bot
 from bot.slack.text import shown
 
+log = logging.getLogger(__name__)
+
+UNRECORDED = "The bot cannot record attachments right now, so nothing was sent: try again shortly."
 NO_PUBLIC_URL = (
     "Files uploaded in Slack can be sent only once an admin sets PUBLIC_URL (the bot's public https address, "
     "where Sociocs fetches them): remove the attachments, or use public links."
@@ -50,7 +54,11 @@ async def with_attachments(
     problems = attachment_problems(chosen, file_links=file_links, image_links=image_links)
     if problems:
         raise DraftError([Problem("attachments", p) for p in problems])
-    images, file_url, media_ids = await bot.media.reserve(chosen)
+    try:
+        images, file_url, media_ids = await bot.media.reserve(chosen)
+    except Exception:
+        log.exception("could not record the attachments' links")
+        raise DraftError([Problem("attachments", UNRECORDED)]) from None
     return replace(raw, image_urls=[*raw.image_urls, *images], file_url=file_url or raw.file_url), media_ids
 
 
@@ -73,5 +81,10 @@ async def fetch_then_deliver(
         except MediaRefused as exc:
             await bot.service.abandon(accepted, f"not sent: {exc}")
             await tell(f":no_entry: Nothing was sent: {shown(str(exc))}")
+            return
+        except Exception as exc:  # Slack or the database failing: still nothing sent, and said so
+            log.warning("could not re-host the attachments (%s): nothing sent", type(exc).__name__)
+            await bot.service.abandon(accepted, "not sent: the bot could not download the attachments from Slack")
+            await tell(":no_entry: Nothing was sent: the bot could not download the attachments from Slack. Try again.")
             return
     await bot.deliver(accepted, channel_id=channel_id, private=tell, thread_ts=thread_ts)
