@@ -79,3 +79,14 @@ def chosen_attachments(values: Mapping[str, Any], offered: Mapping[str, str] | N
             kind = offered[file_id]
             chosen.append(Attachment(file_id, label, "application/pdf" if kind == "file" else None))
     return list({a.file_id: a for a in chosen}.values())
+
+
+def carry_message_files(old: Mapping[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`new` (a rebuilt form) with the message's files still listed as in `old`: a form refreshed as
+    someone types must not drop them. Slack keeps what was ticked, the block and action ids being the same."""
+    kept = [b for b in old.get("blocks", []) if b.get("block_id") in ("attachment_files", "attachment_notes")]
+    if not kept:
+        return new
+    blocks = [b for b in new.get("blocks", []) if b.get("block_id") not in ("attachment_files", "attachment_notes")]
+    at = next((i for i, b in enumerate(blocks) if b.get("block_id") == "attachments"), len(blocks))
+    return {**new, "blocks": [*blocks[:at], *kept, *blocks[at:]]}

@@ -340,3 +340,33 @@ async def test_slack_failing_during_the_download_sends_nothing_and_says_so(make_
     assert any("could not download the attachments" in t for t in dms(app))
     (record,) = [r for r in await app.bot.ledger.history("U0SENDER") if r.recipient == number]
     assert record.status is SendStatus.FAILED
+
+
+async def test_typing_in_the_form_keeps_the_message_files_listed(make_app: Any):
+    app = await make_app(PUBLIC_URL=PUBLIC_URL)
+    files = [app.slack.add_file("one.jpg", JPEG, "image/jpeg"), app.slack.add_file("notes.txt", b"x", "text/plain")]
+    await app.interaction(message_shortcut(files, new_channel()))
+    await app.settled()
+    view = opened(app)
+    state = submission(view, to="", text="typing")["view"]
+    typing = {
+        "type": "block_actions",
+        "team": {"id": "T0STANDIN"},
+        "user": {"id": "U0SENDER", "team_id": "T0STANDIN"},
+        "api_app_id": "A0STANDIN",
+        "trigger_id": trigger_id(),
+        "view": state,
+        "actions": [{"type": "plain_text_input", "action_id": "text", "block_id": "text", "value": "typing"}],
+    }
+    assert acked(await app.interaction(typing)) == {}
+    await app.settled()
+    updated = app.slack.calls_to("views.update")[-1].args["view"]
+    updated = updated if isinstance(updated, dict) else json.loads(updated)
+    ids = [b.get("block_id") for b in updated["blocks"]]
+    assert ids[ids.index("file") + 1 :][:3] == ["attachment_files", "attachment_notes", "attachments"]
+    notes = next(b for b in updated["blocks"] if b.get("block_id") == "attachment_notes")
+    assert "notes.txt is not a JPEG, PNG or GIF image or a PDF" in json.dumps(notes)
+    number = new_number()
+    assert acked(await app.interaction(submission(updated, to=number, text="typing"))) == {}
+    await app.settled()
+    assert (await fetch(app, app.sent_to(number)[0]["image_url"])).content == JPEG

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
+from bot.slack.attachment_blocks import carry_message_files
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import compose_view
 from bot.slack.outbox import slack_call
@@ -39,7 +40,7 @@ async def _refresh(bot: Bot, body: dict[str, Any]) -> None:
         bot.client.views_update(
             view_id=view.get("id"),
             hash=view.get("hash"),
-            view=compose_view(bot, context, prefill, state_destination(values)),
+            view=carry_message_files(view, compose_view(bot, context, prefill, state_destination(values))),
         ),
         "update the compose form",
         level=logging.WARNING,
