@@ -94,3 +94,20 @@ def _envelope(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         "accepts_response_payload": True,
         "payload": {"api_app_id": "A0STANDIN", "response_url": "http://127.0.0.1:9/unused", **payload},
     }
+
+
+def test_any_replica_on_one_postgresql_serves_the_links(
+    make_bot: Any, slack: SlackStandin, sociocs: SociocsStandin, pg_url: str
+):
+    from tests.test_ledger import fresh_schema
+
+    shared = {"DATABASE_URL": fresh_schema(pg_url), "PUBLIC_URL": PUBLIC_URL}
+    a, b = make_bot(**shared), make_bot(**shared)
+    photo = slack.add_file("shared.png", PNG, "image/png")
+    shortcut = message_shortcut([photo], new_channel(), text="Across replicas")
+    assert a.interaction(shortcut).status_code == 200
+    number = new_number()
+    assert a.interaction(submission(opened_view(slack, shortcut["trigger_id"]), to=number)).status_code == 200
+    link = sent_to(sociocs, number)["image_url"]
+    got = served(b.url, link)  # the other replica: the bytes are in the shared database
+    assert got.status_code == 200 and got.content == PNG and got.headers["content-type"] == "image/png"
