@@ -100,8 +100,8 @@ def _read(text: str, zone: ZoneInfo, now: datetime) -> datetime | None:
         delta = _relative(relative.group(1))
         return None if delta is None else (now + delta).astimezone(zone)
     head, _, rest = words.partition(" ")
-    if _DATE.match(head):
-        year, month, day = (int(g) for g in _DATE.match(head).groups())  # type: ignore[union-attr]
+    if (dated := _DATE.match(head)) is not None:
+        year, month, day = (int(g) for g in dated.groups())
         at = _clock(rest)
         try:
             return None if at is None else _local(date(year, month, day), at, zone)
@@ -109,8 +109,8 @@ def _read(text: str, zone: ZoneInfo, now: datetime) -> datetime | None:
             return None
     if head in ("today", "tomorrow"):
         at = _clock(rest)
-        day = today + timedelta(days=1 if head == "tomorrow" else 0)
-        return None if at is None else _local(day, at, zone)
+        on = today + timedelta(days=1 if head == "tomorrow" else 0)
+        return None if at is None else _local(on, at, zone)
     if head in _WEEKDAYS:
         at = _clock(rest)
         if at is None:
