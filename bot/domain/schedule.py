@@ -137,12 +137,17 @@ def check_window(when: datetime, now: datetime) -> datetime:
     return when
 
 
-def parse_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
-    """WHEN read in `zone` at the moment `now` (aware): an aware datetime in `zone`, or ScheduleError."""
+def read_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """WHEN read in `zone` at the moment `now`, unchecked against the limits; ScheduleError if unreadable."""
     when = _read(text, zone, now)
     if when is None:
         raise ScheduleError(f"I cannot read the time “{text.strip()[:60]}”. Write it like {FORMS}.")
-    return check_window(when, now)
+    return when
+
+
+def parse_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """WHEN read in `zone` at the moment `now` (aware): an aware datetime in `zone`, or ScheduleError."""
+    return check_window(read_when(text, zone, now), now)
 
 
 def from_epoch(epoch: int | float, zone: ZoneInfo, now: datetime) -> datetime:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
 from bot.domain.draft import DraftError, Problem
-from bot.sending import Requester
-from bot.slack.context import bot_of
-from bot.slack.views import ComposeContext, raw_draft_from_state, state_destination
+from bot.sending import Accepted, Requester
+from bot.slack.context import Bot, bot_of
+from bot.slack.listeners.send_later import in_senders_zone, when_from_picker
+from bot.slack.report import PrivateSink
+from bot.slack.views import ComposeContext, raw_draft_from_state, state_destination, state_send_at
 
 
 async def compose_submitted(
@@ -24,8 +28,14 @@ async def compose_submitted(
     try:
         if not destination:
             raise DraftError([Problem("destination", "Choose where to post the result.")])
+        raw = raw_draft_from_state(values)
+        picked = state_send_at(values)
+        if picked is not None:
+            # An instant: checked now in the zone known so far (UTC until looked up after the answer).
+            zone = bot.zones.cached(user.get("id")) or ZoneInfo("UTC")
+            raw = replace(raw, send_at=when_from_picker(picked, zone))
         accepted = await bot.service.accept(
-            bot.draft(raw_draft_from_state(values)),
+            bot.draft(raw),
             who,
             channel_field="destination" if compose.has_destination_picker else "text",
         )
@@ -34,14 +44,15 @@ async def compose_submitted(
         return
     await ack()
     bot.background.spawn(
-        bot.deliver(
-            accepted,
-            channel_id=destination,
-            private=bot.direct_message(str(user.get("id"))),
-            thread_ts=compose.thread_ts,
-        ),
+        _deliver(bot, accepted, destination, bot.direct_message(str(user.get("id"))), compose.thread_ts),
         name="sms-modal",
     )
+
+
+async def _deliver(bot: Bot, accepted: Accepted, destination: str, private: PrivateSink, thread_ts: str | None) -> None:
+    if accepted.draft.schedule is not None:
+        accepted = await in_senders_zone(bot, accepted)
+    await bot.deliver(accepted, channel_id=destination, private=private, thread_ts=thread_ts)
 
 
 def inline_errors(error: DraftError, view: dict[str, Any]) -> dict[str, str]:
