@@ -19,6 +19,8 @@ log = logging.getLogger("bot.schedule")
 
 MAX_LISTED = 100  # GET /messages/scheduled lists at most this many, latest schedule first, no paging
 IN_SOCIOCS = "cancelled in Sociocs"
+# Missing from Sociocs's list this close to its time, a message is taken to be on its way, not cancelled.
+SENDING_SOON = timedelta(minutes=5)
 
 
 class NotYours(Exception):
@@ -84,7 +86,7 @@ class ScheduleService:
             log.warning("scheduled send %s: Sociocs could not cancel it now (%s)", send_id, answer.http_status)
             return CancelResult(Cancelled.TRY_AGAIN, scheduled, answer.error)
         # Refused: either it is being sent or sent, or it was cancelled in Sociocs's own app. Ask Sociocs.
-        if scheduled.send_at > datetime.now(UTC) and await self._gone_from_sociocs(scheduled):
+        if scheduled.send_at > datetime.now(UTC) + SENDING_SOON and await self._gone_from_sociocs(scheduled):
             await self.ledger.cancel_scheduled(send_id, user_id, IN_SOCIOCS)
             return CancelResult(Cancelled.GONE, scheduled, answer.error)
         await self.ledger.scheduled_went(send_id, answer.error)
@@ -116,12 +118,13 @@ class ScheduleService:
         now = datetime.now(UTC)
         kept = []
         for s in sends:
-            if s.send_at <= now - timedelta(minutes=1):
+            if s.send_at <= now:
                 await self.ledger.scheduled_went(s.record.id)  # its time has passed: Sociocs sent it
-            elif _absent(s, ids, _earliest(listed, s)):
-                await self.ledger.cancel_scheduled(s.record.id, "", IN_SOCIOCS)
-            else:
+            elif not _absent(s, ids, _earliest(listed, s)):
                 kept.append(s)
+            elif s.send_at > now + SENDING_SOON:
+                await self.ledger.cancel_scheduled(s.record.id, "", IN_SOCIOCS)
+            # else: on its way; its status webhook (or the next listing after its time) settles it
         return Pending(kept, checked=True)
 
 

@@ -19,6 +19,12 @@ from bot.slack.zones import ZoneUnknown
 
 log = logging.getLogger(__name__)
 
+
+def now() -> datetime:
+    """The moment WHEN is read at (tests move it to summer or winter)."""
+    return datetime.now(UTC)
+
+
 ZONE_UNKNOWN = (
     ":warning: Slack could not tell me your time zone just now, so nothing was scheduled or sent. Try again shortly."
 )
@@ -34,21 +40,21 @@ def _refusal(exc: ScheduleError, text: str | None = None) -> DraftError:
 def check_readable(text: str) -> None:
     """Refuse an unreadable WHEN before anything else (any zone reads the same forms): DraftError."""
     try:
-        read_when(text, ZoneInfo("UTC"), datetime.now(UTC))
+        read_when(text, ZoneInfo("UTC"), now())
     except ScheduleError as exc:
         raise _refusal(exc, text) from None
 
 
 def when_from_text(text: str, zone: ZoneInfo) -> datetime:
     try:
-        return parse_when(text, zone, datetime.now(UTC))
+        return parse_when(text, zone, now())
     except ScheduleError as exc:
         raise _refusal(exc, text) from None
 
 
 def when_from_picker(epoch: int | float, zone: ZoneInfo) -> datetime:
     try:
-        return from_epoch(epoch, zone, datetime.now(UTC))
+        return from_epoch(epoch, zone, now())
     except ScheduleError as exc:
         raise _refusal(exc) from None
 
