@@ -361,6 +361,8 @@ class SendService:
         if record.status in (SendStatus.FAILED, SendStatus.UNKNOWN):
             draft, late = await self._as_scheduled(draft, send_id)
             problems += late
+        else:  # not delivered after its time: a retry goes now
+            draft = replace(draft, schedule=None)
         problems += self.guardrails.country_problems(draft.recipients)
         problems += [p for n in draft.recipients if (p := self.rules.number_problem(n)) is not None]
         if self.rules.channel_key(draft.provider) is None and not self.dry_run:
@@ -407,6 +409,7 @@ def draft_from_record(record: SendRecord) -> Draft:
         name=record.name,
         image_urls=record.image_urls,
         file_url=record.file_url,
+        schedule=record.schedule,
     )
 
 

@@ -49,5 +49,5 @@ def payload_for(draft: Draft, recipient: PhoneNumber, channel_key: str) -> Messa
         image_url=images[0] if len(images) == 1 else None,
         image_urls=images if len(images) > 1 else None,
         file_url=draft.file_url,
-        schedule=draft.schedule.isoformat() if draft.schedule is not None else None,
+        schedule=draft.schedule.isoformat(timespec="seconds") if draft.schedule is not None else None,
     )

@@ -66,6 +66,7 @@ class SendRecord:
     retried_by: str | None = None
     delivery_status: str | None = None
     delivery_error: str | None = None
+    schedule: datetime | None = None  # send later: when, in the sender's zone (where the query joins it)
 
 
 @dataclass(frozen=True, slots=True)

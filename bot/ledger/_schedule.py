@@ -9,12 +9,14 @@ status webhook, change a send once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Column, DateTime, Executable, String, Table, and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain.schedule import zone_named
 from bot.ledger._records import SendRecord, SendStatus, record_from_row
 from bot.ledger._schema import events, metadata, sends
 
@@ -37,6 +39,19 @@ class ScheduledSend:
     send_at: datetime  # aware, UTC
     zone: str
     cancelled_by: str | None = None
+
+
+def with_schedule(record: SendRecord, row: Any | None) -> SendRecord:
+    """The record with its schedule (a `scheduled_sends` row, or None for a send now)."""
+    if row is None:
+        return record
+    return replace(record, schedule=row.send_at.replace(tzinfo=UTC).astimezone(zone_named(row.zone)))
+
+
+async def schedules_for(conn: AsyncConnection, send_ids: Sequence[str]) -> dict[str, Any]:
+    """The `scheduled_sends` rows of those sends that have one."""
+    rows = await conn.execute(select(scheduled_sends).where(scheduled_sends.c.send_id.in_(list(send_ids))))
+    return {r.send_id: r for r in rows}
 
 
 def _naive_utc(when: datetime) -> datetime:

@@ -27,8 +27,9 @@ def scheduled_note(when: datetime) -> str:
 
 
 def scheduled_line(record: SendRecord) -> str:
+    when = f" for {when_text(record.schedule)}" if record.schedule is not None else ""
     return (
-        f":alarm_clock: Scheduled to {record.recipient}. Sociocs message id `{shown(record.message_id or '')}`. "
+        f":alarm_clock: Scheduled{when} to {record.recipient}. Sociocs message id `{shown(record.message_id or '')}`. "
         "Cancel it any time before then."
     )
 

@@ -11,7 +11,9 @@ import pytest
 
 from bot.slack.listeners import send_later
 from standins import SlackCall
+from standins.sociocs import Reply, error_body
 from tests.conftest import new_channel, new_number, parents_for, replies_for
+from tests.test_e2e_guardrails import retry_press_payload
 from tests.unit.app import AppUnderTest, acked
 from tests.unit.test_listeners import submission, text_of, views
 
@@ -119,7 +121,7 @@ async def test_at_is_read_in_new_york_with_its_summer_and_winter_offsets(
     assert f"Scheduled for <!date^{epoch}^{{date_short_pretty}} at {{time}}|{shown}>" in text_of(parent)
     assert "<@U0SENDER> scheduled SMS (Twilio)" in text_of(parent)
     reply = reply_now(app, number)
-    assert "Scheduled to " + number in reply["text"] and "Sociocs message id `SM" in reply["text"]
+    assert f"Scheduled for <!date^{epoch}^" in reply["text"] and f"to {number}. Sociocs message id `SM" in reply["text"]
     assert len(cancel_buttons(reply)) == 1
     (record,) = await app.bot.ledger.history("U0SENDER")
     assert record.status.value == "scheduled"
@@ -309,3 +311,39 @@ async def test_a_status_webhook_moves_a_scheduled_send_on_to_sent(make_app: Any)
     await app.bot.ledger.record_delivery(record.message_id, "delivered", error_code=None, error_message=None)
     claimed = await app.bot.ledger.claim_deliveries(record.message_id)
     assert claimed is not None and claimed[0].status.value == "sent" and claimed[0].delivery_status == "delivered"
+
+
+async def test_a_dry_run_shows_the_schedule_in_the_request(make_app: Any, clock: Any):
+    clock(WINTER)
+    app = await make_app(SOCIOCS_DRY_RUN="true")
+    zones(app, U0SENDER="America/New_York")
+    number = new_number()
+    acked(await app.command(f'{number} --at "tomorrow 9am" hi'))
+    await app.settled()
+    assert '"schedule": "2027-01-14T09:00:00-05:00"' in reply_now(app, number)["text"]
+    assert not app.sent_to(number)
+
+
+async def test_a_retry_keeps_the_scheduled_time_and_never_sends_at_once(make_app: Any, clock: Any):
+    app = await make_app()
+    zones(app, U0SENDER="America/New_York")
+    number = new_number()
+    app.sociocs.script(number, Reply(400, error_body("Try later.")))
+    await scheduled(app, number, "in 2h")
+    first = app.sent_to(number)[0]["schedule"]
+    await app.interaction(retry_press_payload(outcome_reply(app, number), "U0SENDER", app.slack.response_url("r")))
+    await app.settled()
+    assert [b["schedule"] for b in app.sent_to(number)] == [first, first]
+    (record,) = await app.bot.ledger.history("U0SENDER")
+    assert record.status.value == "scheduled"
+
+
+async def test_a_retry_after_the_time_has_passed_is_refused(make_app: Any, clock: Any):
+    app = await make_app()
+    number = new_number()
+    app.sociocs.script(number, Reply(400, error_body("Try later.")))
+    clock(datetime.now(UTC) - timedelta(hours=3))
+    await scheduled(app, number, "in 2h")  # an hour ago
+    await app.interaction(retry_press_payload(outcome_reply(app, number), "U0SENDER", app.slack.response_url("r2")))
+    await app.settled()
+    assert "has passed" in app.private("r2")[0].args["text"] and len(app.sent_to(number)) == 1
