@@ -166,15 +166,6 @@ def build_compose_view(
             element=PlainTextInputElement(action_id="file", initial_value=fill.file_url or None, max_length=2048),
         ),
     ]
-    blocks.append(
-        InputBlock(
-            block_id="send_at",
-            label="Send at",
-            optional=True,
-            hint="Leave empty to send now. Your own time zone; at most 90 days ahead.",
-            element=DateTimePickerElement(action_id="send_at"),
-        )
-    )
     if context.has_destination_picker:
         blocks.append(
             InputBlock(
@@ -189,6 +180,15 @@ def build_compose_view(
                 ),
             )
         )
+    blocks.append(
+        InputBlock(
+            block_id="send_at",
+            label="Send at",
+            optional=True,
+            hint="Leave empty to send now. Your own time zone; at most 90 days ahead.",
+            element=DateTimePickerElement(action_id="send_at"),
+        )
+    )
     view = View(
         type="modal",
         callback_id=CALLBACK_ID,
