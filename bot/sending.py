@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 from bot import metrics
@@ -21,6 +22,7 @@ from bot.domain.outcome import UNDELIVERED, Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import InvalidNumber, PhoneNumber, parse_number
 from bot.domain.providers import Provider
+from bot.domain.schedule import MIN_AHEAD, zone_named
 from bot.guardrails import Guardrails
 from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
 
@@ -181,7 +183,24 @@ class SendService:
         if isinstance(result, RateLimited):
             log.warning("refused: user %s is over the rate limit", requester.user_id)
             raise DraftError([rate_problem(result)])
+        if draft.schedule is not None:
+            await self._note_schedule(result, draft.schedule)
         return Accepted(draft, requester, tuple(result))
+
+    async def _note_schedule(self, send_ids: Sequence[str], when: datetime) -> None:
+        """When the sends are due, beside them in the ledger; if that cannot be written, none is sent."""
+        try:
+            await self.ledger.note_schedule(send_ids, when, getattr(when.tzinfo, "key", "UTC"))
+        except Exception:
+            log.exception("could not record the schedule in the ledger")
+            for send_id in send_ids:
+                finished = self.ledger.finish(
+                    send_id, SendStatus.FAILED, message_id=None, error=NOT_RECORDED, http_status=None
+                )
+                await _safely(finished, f"abandoning {send_id}")
+            raise DraftError(
+                [Problem("to", "The bot cannot record messages right now, so nothing was sent: try again shortly.")]
+            ) from None
 
     async def accept(self, draft: Draft, requester: Requester, *, channel_field: Field = "destination") -> Accepted:
         """`check` then `record`: every guardrail, and the sends written down as queued."""
@@ -228,7 +247,7 @@ class SendService:
             outcome = await self._attempts(send_id, payload, draft, report)
         metrics.record_send(draft.provider.value, outcome.kind.value, None)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        await self._record_outcome(send_id, outcome)
+        await self._record_outcome(send_id, outcome, scheduled=draft.schedule is not None)
         if outcome.message_id and self.after_sent is not None:
             await _safely(self.after_sent(outcome.message_id), f"applying early status updates of {send_id}")
         shown = recipient.e164 if self._log_numbers else recipient.masked()
@@ -287,14 +306,17 @@ class SendService:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _record_outcome(self, send_id: str, outcome: Outcome) -> None:
+    async def _record_outcome(self, send_id: str, outcome: Outcome, *, scheduled: bool = False) -> None:
         """Write the outcome, trying again for a while when the ledger is down: until it is written, a
         restart would report the send as "unknown", which is true but less than we know."""
         for delay in (*FINISH_RETRY_DELAYS, None):
             try:
+                status = _STATUS[outcome.kind]
+                if scheduled and status is SendStatus.SENT:
+                    status = SendStatus.SCHEDULED  # Sociocs holds it until its time
                 await self.ledger.finish(
                     send_id,
-                    _STATUS[outcome.kind],
+                    status,
                     message_id=outcome.message_id,
                     error=outcome.error,
                     http_status=outcome.http_status,
@@ -336,6 +358,11 @@ class SendService:
             raise NothingToRetry(send_id)
         draft = draft_from_record(record)
         problems = await self.who_may_send(presser.user_id, record.channel_id)
+        if record.status in (SendStatus.FAILED, SendStatus.UNKNOWN):
+            draft, late = await self._as_scheduled(draft, send_id)
+            problems += late
+        else:  # not delivered after its time: a retry goes now
+            draft = replace(draft, schedule=None)
         problems += self.guardrails.country_problems(draft.recipients)
         problems += [p for n in draft.recipients if (p := self.rules.number_problem(n)) is not None]
         if self.rules.channel_key(draft.provider) is None and not self.dry_run:
@@ -360,6 +387,19 @@ class SendService:
         await _safely(reporter.done(), "reporting the end of a retry")
         return outcome
 
+    async def _as_scheduled(self, draft: Draft, send_id: str) -> tuple[Draft, list[Problem]]:
+        """A send that was to be scheduled and never reached Sociocs is retried for the same time,
+        never sent at once; once that time has passed it is refused (a surprise, not a schedule)."""
+        scheduled = await self.ledger.schedule_of(send_id)
+        if scheduled is None:
+            return draft, []
+        when = scheduled.send_at.astimezone(zone_named(scheduled.zone))
+        if when < datetime.now(UTC) + MIN_AHEAD:
+            return draft, [
+                Problem("send_at", "The time it was scheduled for has passed: send it again with a new --at.")
+            ]
+        return replace(draft, schedule=when), []
+
 
 def draft_from_record(record: SendRecord) -> Draft:
     return Draft(
@@ -369,6 +409,7 @@ def draft_from_record(record: SendRecord) -> Draft:
         name=record.name,
         image_urls=record.image_urls,
         file_url=record.file_url,
+        schedule=record.schedule,
     )
 
 

@@ -11,8 +11,10 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -36,6 +38,19 @@ _FIELDS = {
     "contact_saving",
 }
 _E164 = re.compile(r"^\+?[1-9]\d{6,14}$")
+_OFFSET = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z)$")
+MAX_SCHEDULED_LISTED = 100  # GET /messages/scheduled: at most 100, latest schedule first, no paging
+
+
+def schedule_problem(value: Any) -> str | None:
+    """Why `schedule` is not ISO 8601 with an offset (`2026-12-01T09:00:00-05:00`), or None."""
+    if not isinstance(value, str) or not _OFFSET.search(value):
+        return "Invalid schedule: use ISO 8601 with a UTC offset."
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return "Invalid schedule: use ISO 8601 with a UTC offset."
+    return None if parsed.tzinfo is not None else "Invalid schedule: use ISO 8601 with a UTC offset."
 
 
 @dataclass(frozen=True)
@@ -75,12 +90,39 @@ class SociocsStandin(LocalServer):
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._subscription_ids: dict[str, int] = {}
+        # Scheduled messages not yet due: message id -> what GET /messages/scheduled lists.
+        self.scheduled: dict[str, dict[str, Any]] = {}
+        self._due: dict[str, float] = {}  # message id -> epoch of its schedule
+        self.skew = 0.0  # seconds added to the stand-in's clock (`advance`), so a test can pass a schedule
+
+    def now(self) -> float:
+        return time.time() + self.skew
+
+    def advance(self, seconds: float) -> None:
+        """Move the stand-in's clock on: scheduled messages whose time passes are being sent."""
+        self.skew += seconds
+
+    def cancel_in_app(self, message_id: str) -> None:
+        """Someone cancels the message in Sociocs's own app (the bot is not told)."""
+        with self._lock:
+            self.scheduled.pop(message_id, None)
+            self._due.pop(message_id, None)
+
+    def _pending(self) -> list[dict[str, Any]]:
+        """Scheduled messages whose time has not come, latest schedule first."""
+        now = self.now()
+        with self._lock:
+            ids = [i for i, due in self._due.items() if due > now]
+            ids.sort(key=lambda i: self._due[i], reverse=True)
+            return [dict(self.scheduled[i]) for i in ids]
 
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/message", self._message)
         app.router.add_get("/channels", self._channels)
         app.router.add_post("/webhook-subscriptions", self._subscribe)
+        app.router.add_get("/messages/scheduled", self._list_scheduled)
+        app.router.add_delete("/messages/scheduled/{message_id}", self._delete_scheduled)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -168,7 +210,45 @@ class SociocsStandin(LocalServer):
                 await asyncio.sleep(reply.delay)
             if reply.body is not None or reply.status != 200:
                 return web.json_response(reply.body, status=reply.status, headers=reply.headers)
-        return web.json_response({"status": "success", "data": {"message_id": f"SM{next(self._ids):08d}"}})
+        message_id = f"SM{next(self._ids):08d}"
+        if "schedule" in body:
+            due = datetime.fromisoformat(body["schedule"]).timestamp()
+            if due > self.now():  # a past time is sent at once, as Sociocs does
+                with self._lock:
+                    self._due[message_id] = due
+                    self.scheduled[message_id] = {
+                        "message_id": message_id,
+                        "provider": body["provider"],
+                        "to": body["to"],
+                        "text": body.get("text"),
+                        "schedule": body["schedule"],
+                    }
+        return web.json_response({"status": "success", "data": {"message_id": message_id}})
+
+    async def _list_scheduled(self, request: web.Request) -> web.Response:
+        ok = self._apikey_ok(request)
+        self._record(SociocsCall("GET", "/messages/scheduled", dict(request.query), ok))
+        if not ok:
+            return web.json_response(error_body("Invalid API key."), status=401)
+        return web.json_response({"status": "success", "data": self._pending()[:MAX_SCHEDULED_LISTED]})
+
+    async def _delete_scheduled(self, request: web.Request) -> web.Response:
+        ok = self._apikey_ok(request)
+        message_id = request.match_info["message_id"]
+        self._record(SociocsCall("DELETE", f"/messages/scheduled/{message_id}", None, ok))
+        if not ok:
+            return web.json_response(error_body("Invalid API key."), status=401)
+        with self._lock:
+            due = self._due.get(message_id)
+            if due is None:
+                return web.json_response(error_body("Scheduled message not found."), status=404)
+            if due <= self.now():
+                return web.json_response(
+                    error_body("The message is being sent or has been sent; it cannot be cancelled."), status=400
+                )
+            del self._due[message_id]
+            del self.scheduled[message_id]
+        return web.json_response({"status": "success", "data": {"message_id": message_id}})
 
     def _check(self, body: dict[str, Any]) -> str | None:
         unknown = sorted(set(body) - _FIELDS)
@@ -191,6 +271,8 @@ class SociocsStandin(LocalServer):
             or not all(isinstance(u, str) and u for u in body["image_urls"])
         ):
             return "Invalid image_urls."
+        if "schedule" in body and (problem := schedule_problem(body["schedule"])) is not None:
+            return problem
         if not any(k in body for k in ("text", "image_url", "image_urls", "file_url", "video_url", "template")):
             return "Message content is missing."
         return None

@@ -117,7 +117,7 @@ def message_shortcut(text: str, ts: str, thread_ts: str | None = None, channel: 
 def test_sms_alone_opens_the_form_with_a_destination_picker(bot: RunningBot, slack: SlackStandin):
     view = open_from_command(bot, slack)
     assert view["callback_id"] == "sms_compose" and view["type"] == "modal"
-    assert [b.get("block_id") for b in view["blocks"]] == [*BLOCKS, "destination"]
+    assert [b.get("block_id") for b in view["blocks"]] == [*BLOCKS, "destination", "send_at"]
     for block_id in ("provider", "to", "name", "text", "images", "file", "destination"):
         assert block(view, block_id)["element"]["action_id"] == block_id
     provider = block(view, "provider")["element"]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
 from bot.domain.phone import DEFAULT_NUMBER_TYPES, InvalidNumber, PhoneNumber, parse_number, type_refusal
 from bot.domain.providers import Provider
 
-Field = Literal["provider", "to", "name", "text", "images", "file", "destination", "attachments"]
+Field = Literal["provider", "to", "name", "text", "images", "file", "destination", "attachments", "send_at"]
 
 MAX_IMAGES = 10  # Twilio's limit of media per MMS
 MAX_NAME_LENGTH = 100
@@ -90,6 +91,7 @@ class RawDraft:
     name: str | None = None
     image_urls: Sequence[str] = ()
     file_url: str | None = None
+    send_at: datetime | None = None  # send later: already read and checked (`bot.domain.schedule`), aware
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class Draft:
     name: str | None = None
     image_urls: tuple[str, ...] = field(default_factory=tuple)
     file_url: str | None = None
+    schedule: datetime | None = None  # send later at this time (aware, in the sender's zone)
 
 
 def check_url(text: str) -> str:
@@ -193,4 +196,5 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
         name=name,
         image_urls=tuple(dict.fromkeys(images)),
         file_url=file_url,
+        schedule=raw.send_at,
     )

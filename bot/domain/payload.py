@@ -23,6 +23,7 @@ class MessagePayload(BaseModel):
     image_url: str | None = None
     image_urls: list[str] | None = None
     file_url: str | None = None
+    schedule: str | None = None  # ISO 8601 with the sender's offset for that date: a scheduled message
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -48,4 +49,5 @@ def payload_for(draft: Draft, recipient: PhoneNumber, channel_key: str) -> Messa
         image_url=images[0] if len(images) == 1 else None,
         image_urls=images if len(images) > 1 else None,
         file_url=draft.file_url,
+        schedule=draft.schedule.isoformat(timespec="seconds") if draft.schedule is not None else None,
     )

@@ -7,6 +7,7 @@ hold the per-user rate limit and the retry claims, so both hold across replicas.
 from bot.ledger._media import MediaFiles, MediaRow
 from bot.ledger._records import NewSend, PendingMention, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
 from bot.ledger._replies import ReplyState
+from bot.ledger._schedule import ScheduledSend
 from bot.ledger._store import Ledger
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "RateLimited",
     "ReplyState",
     "Report",
+    "ScheduledSend",
     "SendRecord",
     "SendStatus",
     "ThreadCustomer",

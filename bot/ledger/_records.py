@@ -16,6 +16,8 @@ class SendStatus(StrEnum):
     FAILED = "failed"  # provably not sent, or refused by Sociocs
     UNKNOWN = "unknown"  # may or may not have been sent
     DRY_RUN = "dry_run"
+    SCHEDULED = "scheduled"  # Sociocs took it with a schedule: it goes out later, unless cancelled
+    CANCELLED = "cancelled"  # a scheduled message cancelled before its time: never sent
 
 
 RETRYABLE = (SendStatus.FAILED, SendStatus.UNKNOWN)
@@ -64,6 +66,7 @@ class SendRecord:
     retried_by: str | None = None
     delivery_status: str | None = None
     delivery_error: str | None = None
+    schedule: datetime | None = None  # send later: when, in the sender's zone (where the query joins it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ledger._records import SendRecord, record_from_row
+from bot.ledger._schedule import schedules_for, with_schedule
 from bot.ledger._schema import instances, metadata, sends
 
 replies = Table(
@@ -139,7 +140,8 @@ class RepliesMixin:
         """The sends, in the order given (missing ones left out)."""
         async with self._reads.connect() as conn:
             rows = (await conn.execute(select(sends).where(sends.c.id.in_(list(send_ids))))).all()
-        by_id = {r.id: record_from_row(r) for r in rows}
+            schedules = await schedules_for(conn, send_ids)
+        by_id = {r.id: with_schedule(record_from_row(r), schedules.get(r.id)) for r in rows}
         return [by_id[i] for i in send_ids if i in by_id]
 
     async def unshown_replies(self) -> list[ReplyState]:

@@ -54,6 +54,7 @@ from bot.ledger._records import (
     record_from_row,
 )
 from bot.ledger._replies import RepliesMixin
+from bot.ledger._schedule import ScheduleMixin
 from bot.ledger._schema import (
     MIGRATIONS,
     READS_OPTION,
@@ -206,7 +207,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Ledger(RepliesMixin):
+class Ledger(RepliesMixin, ScheduleMixin):
     def __init__(self, engine: AsyncEngine, writer: Engine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
         self._reads = engine.execution_options(**{READS_OPTION: True})
@@ -688,6 +689,12 @@ class Ledger(RepliesMixin):
                         error = " ".join(p for p in (f"[{code}]" if code else "", message or "") if p) or None
             await conn.execute(
                 update(sends).where(sends.c.id == row.id).values(delivery_status=best, delivery_error=error)
+            )
+            # A scheduled message Sociocs reports on has gone out (or failed to): it is a send like any other.
+            await conn.execute(
+                update(sends)
+                .where(and_(sends.c.id == row.id, sends.c.status == SendStatus.SCHEDULED.value))
+                .values(status=SendStatus.SENT.value)
             )
             await conn.execute(
                 insert(events),

@@ -18,7 +18,7 @@ HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
 _TOKEN = re.compile(r"<[^<>]*>|,|[^\s,<]+|<")
 _QUOTES = {'"': '"”“', "“": '”“"', "”": '”“"', "'": "'’‘", "‘": "’‘'", "’": "’‘'"}
 _DASHES = ("--", "—", "–")
-_OPTIONS = ("name", "image", "file")
+_OPTIONS = ("name", "image", "file", "at")
 
 
 class UsageError(ValueError):
@@ -33,6 +33,11 @@ class HelpRequest:
 @dataclass(frozen=True, slots=True)
 class HistoryRequest:
     """`/sms history`: the person's last sends."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRequest:
+    """`/sms scheduled`: the person's scheduled messages (an admin's: everyone's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +59,10 @@ class SendRequest:
     name: str | None = None
     image_urls: tuple[str, ...] = field(default_factory=tuple)
     file_url: str | None = None
+    send_at: str | None = None  # `--at WHEN` as typed, read in the sender's zone once it is known
 
 
-Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest
+Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest | ScheduledRequest
 
 
 class _Scanner:
@@ -157,6 +163,8 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         return HelpRequest()
     if first[0].lower() == "history":
         return HistoryRequest()
+    if first[0].lower() == "scheduled":
+        return ScheduledRequest()
 
     provider = provider_for_word(first[0], whatsapp_provider)
     if provider is not None:
@@ -172,6 +180,7 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
     name: str | None = None
     images: list[str] = []
     file_url: str | None = None
+    send_at: str | None = None
     while (nxt := scan.peek()) is not None:
         token = nxt[0]
         if token in _DASHES:
@@ -188,11 +197,13 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
                 )
             break
         scan.take()
-        value = scan.quoted_or_word() if option == "name" else scan.take()
+        value = scan.quoted_or_word() if option in ("name", "at") else scan.take()
         if value is None or (option != "name" and value == ","):
             raise UsageError(f"--{option} needs a value.")
         if option == "name":
             name = unwrap(value)
+        elif option == "at":
+            send_at = value
         elif option == "image":
             images.append(unwrap(value))
         else:
@@ -210,4 +221,5 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         name=name,
         image_urls=tuple(images),
         file_url=file_url,
+        send_at=send_at,
     )

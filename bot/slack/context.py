@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -18,6 +18,7 @@ from bot.conversations import ConversationService
 from bot.domain.draft import Draft, RawDraft, make_draft
 from bot.domain.outcome import Outcome
 from bot.ledger import Ledger, SendRecord
+from bot.scheduling import ScheduleService
 from bot.sending import Accepted, SendService
 from bot.slack.media import Rehoster
 from bot.slack.messages import help_text, outcome_blocks
@@ -25,6 +26,7 @@ from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient, slack_call
 from bot.slack.outcome_reply import Replies
 from bot.slack.report import PrivateSink, SlackThreadReporter
+from bot.slack.zones import ZoneCache
 from bot.sociocs import SociocsClient
 from bot.tasks import Background
 
@@ -50,6 +52,12 @@ class Bot:
     bot_user_id: str | None = None
     live_instances: int = 1  # bot processes sharing Slack's rate limits (refreshed by the recovery sweep)
     media: Rehoster | None = None  # Slack files re-hosted for Sociocs (bot.slack.media)
+    zones: ZoneCache = field(default_factory=ZoneCache)  # each sender's time zone, for send later
+
+    @property
+    def scheduling(self) -> ScheduleService:
+        """Cancelling and listing scheduled messages (send later)."""
+        return ScheduleService(self.ledger, self.sociocs, self.settings.admin_user_ids)
 
     @property
     def ledger(self) -> Ledger:

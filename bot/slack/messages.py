@@ -15,6 +15,7 @@ from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
 from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import NothingToRetry, UnknownSend
+from bot.slack.scheduled_text import scheduled_note, when_text
 from bot.slack.text import defuse, escape, shown
 from bot.sociocs.webhooks import IncomingMessage
 
@@ -124,7 +125,8 @@ def summary_text(draft: Draft, sender_id: str | None) -> str:
     """One line naming sender, provider and recipients: the message's notification text."""
     who = f"<@{sender_id}>" if sender_id else "Someone"
     to = ", ".join(_recipient(r, draft.name) for r in draft.recipients)
-    return f"{who} sent {draft.provider.label} to {to}"
+    verb = "scheduled" if draft.schedule is not None else "sent"
+    return f"{who} {verb} {draft.provider.label} to {to}"
 
 
 def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list[Block]:
@@ -135,6 +137,8 @@ def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list
             "text": {"type": "mrkdwn", "text": ":outbox_tray: " + summary_text(draft, sender_id), "verbatim": True},
         }
     ]
+    if draft.schedule is not None:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": scheduled_note(draft.schedule)}})
     if draft.text:
         blocks.extend(quote_blocks(draft.text))
     media = [("Image: ", u, "") for u in draft.image_urls]
@@ -194,6 +198,10 @@ def outcome_text(recipient: PhoneNumber, payload: MessagePayload | None, outcome
     advice = outcome.advice()
     tail = f" {advice}" if advice else ""
     match outcome.kind:
+        case OutcomeKind.SENT if payload is not None and payload.schedule:
+            when = when_text(datetime.fromisoformat(payload.schedule))
+            message_id = shown(outcome.message_id or "")
+            return f":alarm_clock: Scheduled for {when} to {to}. Sociocs message id `{message_id}`."
         case OutcomeKind.SENT:
             return f":white_check_mark: Sent to {to}. Sociocs message id `{shown(outcome.message_id or '')}`."
         case OutcomeKind.FAILED if outcome.http_status is not None:
@@ -212,7 +220,14 @@ def history_text(rows: list[tuple[float, str, str, str, str | None]]) -> str:
     """`/sms history`: (epoch, recipient, provider label, status, message id or error) per send, newest first."""
     if not rows:
         return "You have not sent any messages with this bot yet."
-    icons = {"sent": ":white_check_mark:", "failed": ":x:", "unknown": ":warning:", "dry_run": ":test_tube:"}
+    icons = {
+        "sent": ":white_check_mark:",
+        "failed": ":x:",
+        "unknown": ":warning:",
+        "dry_run": ":test_tube:",
+        "scheduled": ":alarm_clock:",
+        "cancelled": ":no_entry_sign:",
+    }
     lines = ["*Your last messages*"]
     for epoch, recipient, provider, status, detail in rows:
         fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -23,6 +23,7 @@ from bot.ledger import Ledger, ReplyState, Report, SendRecord, SendStatus
 from bot.sending import draft_from_record
 from bot.slack.messages import RETRY_ACTION, outcome_text
 from bot.slack.outbox import Outbox, PacedWebClient, paced_call, slack_call
+from bot.slack.scheduled_text import cancel_button, cancelled_line, scheduled_line
 from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,14 @@ RETRY_ALL_PREFIX = "all:"
 MAX_BLOCKS = 50
 SECTION_LIMIT = 2900  # Slack allows 3,000 characters per section text
 RESTARTED_BEFORE = "the bot restarted before sending it"
-_FINAL = (SendStatus.SENT, SendStatus.FAILED, SendStatus.UNKNOWN, SendStatus.DRY_RUN)
+_FINAL = (
+    SendStatus.SENT,
+    SendStatus.FAILED,
+    SendStatus.UNKNOWN,
+    SendStatus.DRY_RUN,
+    SendStatus.SCHEDULED,
+    SendStatus.CANCELLED,
+)
 
 
 def outcome_of(record: SendRecord) -> Outcome | None:
@@ -75,6 +83,10 @@ def _line(record: SendRecord) -> tuple[str, bool]:
         detail = " ".join(p for p in parts if p)
         line = f":x: Not delivered to {record.recipient} ({record.delivery_status})" + (f": {detail}" if detail else "")
         return line + ". Press Retry to send it again.", True
+    if record.status is SendStatus.SCHEDULED:
+        return scheduled_line(record), False
+    if record.status is SendStatus.CANCELLED:
+        return cancelled_line(record), False
     outcome = outcome_of(record)
     if outcome is None:
         return "", False
@@ -127,6 +139,9 @@ def render(
     # Each failed recipient's line carries its own button while they all fit in Slack's 50 blocks.
     text_sections = sum(len(_chunks(line)) for _, line, _ in shown_lines)
     per_button = bool(failed) and len(blocks) + text_sections + 2 + reserve <= MAX_BLOCKS
+    # A scheduled message's line carries its Cancel button while that fits (else: `/sms scheduled`).
+    scheduled = sum(1 for r, _, _ in shown_lines if r.status is SendStatus.SCHEDULED)
+    cancellable = len(blocks) + text_sections + scheduled + 2 + reserve <= MAX_BLOCKS
     buffer: list[str] = []
 
     def flush() -> None:
@@ -147,6 +162,16 @@ def render(
                     "block_id": f"retry:{record.id}",
                     "text": {"type": "mrkdwn", "text": pieces[-1]},
                     "accessory": _button(record.id),
+                }
+            )
+        elif record.status is SendStatus.SCHEDULED and cancellable:
+            flush()
+            blocks.append(
+                {
+                    "type": "section",
+                    "block_id": f"cancel:{record.id}",
+                    "text": {"type": "mrkdwn", "text": line[:SECTION_LIMIT]},
+                    "accessory": cancel_button(record.id),
                 }
             )
         else:

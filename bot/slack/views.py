@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     ConversationFilter,
     ConversationSelectElement,
+    DateTimePickerElement,
     InputBlock,
     MarkdownTextObject,
     Option,
@@ -185,6 +186,15 @@ def build_compose_view(
                 ),
             )
         )
+    blocks.append(
+        InputBlock(
+            block_id="send_at",
+            label="Send at",
+            optional=True,
+            hint="Leave empty to send now. Your own time zone; at most 90 days ahead.",
+            element=DateTimePickerElement(action_id="send_at"),
+        )
+    )
     view = View(
         type="modal",
         callback_id=CALLBACK_ID,
@@ -250,6 +260,12 @@ def state_provider(values: Mapping[str, Any]) -> Provider | None:
 
 def state_destination(values: Mapping[str, Any]) -> str | None:
     return _value(values, "destination").get("selected_conversation") or None
+
+
+def state_send_at(values: Mapping[str, Any]) -> int | None:
+    """The Send at picker: a UTC epoch, or None when left empty (send now)."""
+    picked = _value(values, "send_at").get("selected_date_time")
+    return int(picked) if isinstance(picked, int | float | str) and str(picked).isdigit() else None
 
 
 def raw_draft_from_state(values: Mapping[str, Any]) -> RawDraft:

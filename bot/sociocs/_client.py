@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -183,3 +185,57 @@ class SociocsClient:
             return [Channel.model_validate(item) for item in items]
         except ValidationError:
             raise SociocsError("unexpected channel entries in GET /channels") from None
+
+    # Scheduled messages (send later) ----------------------------------------------------------------
+
+    async def list_scheduled(self) -> list[ScheduledAtSociocs]:
+        """GET /messages/scheduled: at most 100, latest schedule first; SociocsError on any failure."""
+        try:
+            response = await self._http.get("/messages/scheduled")
+        except httpx.HTTPError as exc:
+            raise SociocsError(f"could not reach Sociocs ({type(exc).__name__})") from None
+        body = _json(response)
+        if response.status_code != 200:
+            raise SociocsError(f"HTTP {response.status_code}: {_error_text(body, response.reason_phrase)}")
+        items = body.get("data", body) if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise SociocsError("unexpected reply to GET /messages/scheduled")
+        listed = []
+        for item in items:
+            if isinstance(item, dict) and (item.get("message_id") or item.get("id")):
+                listed.append(
+                    ScheduledAtSociocs(str(item.get("message_id") or item.get("id")), str(item.get("schedule") or ""))
+                )
+        return listed
+
+    async def cancel_scheduled(self, message_id: str) -> CancelAnswer:
+        """DELETE /messages/scheduled/{id}. Never raises: the answer says cancelled, refused or unknown."""
+        try:
+            response = await self._http.delete(f"/messages/scheduled/{quote(message_id, safe='')}")
+        except httpx.HTTPError as exc:
+            return CancelAnswer(False, False, f"could not reach Sociocs ({type(exc).__name__})", None)
+        status = response.status_code
+        body = _json(response)
+        if status == 200 and not (isinstance(body, dict) and body.get("status") == "error"):
+            return CancelAnswer(True, False, None, status)
+        error = _error_text(body, response.reason_phrase or "error")
+        # 400/404/409: Sociocs will not cancel it (being sent, sent, or gone); 401/429/5xx: try again later.
+        return CancelAnswer(False, status in (400, 404, 409, 410, 422), error, status)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledAtSociocs:
+    """One entry of GET /messages/scheduled, as much as the bot needs."""
+
+    message_id: str
+    schedule: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAnswer:
+    """Sociocs's answer to a cancel: `refused` means it will not cancel it (sending, sent or gone)."""
+
+    cancelled: bool
+    refused: bool
+    error: str | None
+    http_status: int | None

@@ -34,7 +34,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from slack_sdk.errors import SlackObjectFormationError
@@ -192,6 +194,9 @@ class SlackWorkspace:
     # chat.postMessage into these channels fails with the given error (e.g. "not_in_channel").
     closed_channels: dict[str, str] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    # Each user's time zone as users.info gives it (`tz`); others have the workspace's default.
+    zones: dict[str, str] = field(default_factory=dict)
+    default_zone: str = "America/Los_Angeles"
 
 
 class SlackStandin(LocalServer):
@@ -486,7 +491,20 @@ class SlackStandin(LocalServer):
         name = self.workspace.users.get(user)
         if name is None:
             return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": {"id": user, "name": name, "profile": {"display_name": name, "real_name": name}}}
+        zone = self.workspace.zones.get(user, self.workspace.default_zone)
+        local = datetime.now(ZoneInfo(zone))
+        offset = local.utcoffset()
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "name": name,
+                "profile": {"display_name": name, "real_name": name},
+                "tz": zone,
+                "tz_label": local.tzname(),
+                "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
+            },
+        }
 
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = str(args.get("usergroup", ""))

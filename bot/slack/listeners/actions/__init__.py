@@ -6,16 +6,19 @@ import re
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.slack.listeners.actions.cancel_scheduled import cancel_pressed
 from bot.slack.listeners.actions.compose import compose_changed
 from bot.slack.listeners.actions.mention_choice import choice_pressed
 from bot.slack.listeners.actions.reply import reply_pressed
 from bot.slack.listeners.actions.retry import retry_pressed
 from bot.slack.messages import CANCEL_ACTION, CHOOSE_PREFIX, REPLY_ACTION, RETRY_ACTION
+from bot.slack.scheduled_text import CANCEL_SCHEDULED_ACTION
 
 
 def register(app: AsyncApp) -> None:
     app.action(RETRY_ACTION)(retry_pressed)
     app.action(REPLY_ACTION)(reply_pressed)
+    app.action(CANCEL_SCHEDULED_ACTION)(cancel_pressed)
     app.action(re.compile(rf"^({re.escape(CHOOSE_PREFIX)}\d+|{CANCEL_ACTION})$"))(choice_pressed)
     # Typing in Message (or changing the provider) updates the SMS segment count below it.
     app.block_action({"action_id": "text", "block_id": "text"})(compose_changed)

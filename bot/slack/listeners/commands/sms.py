@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
 from typing import Any
 
@@ -11,13 +12,24 @@ from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.ledger import SendStatus
 from bot.sending import Accepted, Requester, with_draft
-from bot.slack.command import ComposeRequest, HelpRequest, HistoryRequest, SendRequest, UsageError, parse_command
+from bot.slack.command import (
+    ComposeRequest,
+    HelpRequest,
+    HistoryRequest,
+    ScheduledRequest,
+    SendRequest,
+    UsageError,
+    parse_command,
+)
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import open_compose
+from bot.slack.listeners.scheduled import list_scheduled
+from bot.slack.listeners.send_later import ZONE_UNKNOWN, accept_later, check_readable
 from bot.slack.messages import history_text, refusal_text
 from bot.slack.report import ephemeral
 from bot.slack.text import decode, shown
 from bot.slack.views import ComposeContext, Prefill
+from bot.slack.zones import ZoneUnknown
 
 
 def raw_draft(request: SendRequest, names: dict[str, str] | None = None) -> RawDraft:
@@ -55,7 +67,14 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
     if isinstance(parsed, ComposeRequest):
         await _compose(bot, ack, command, parsed)
         return
+    if isinstance(parsed, ScheduledRequest):
+        await ack()
+        bot.background.spawn(list_scheduled(bot, str(command.get("user_id")), ephemeral(respond)), name="scheduled")
+        return
     who = requester(command)
+    if parsed.send_at is not None:
+        await _later(bot, ack, parsed, parsed.send_at, respond, who)
+        return
     try:
         draft = bot.draft(raw_draft(parsed))
         # Written down before Slack hears "ok": an acknowledged command survives any crash. The
@@ -66,6 +85,43 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         return
     await ack()
     bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
+
+
+async def _later(
+    bot: Bot, ack: AsyncAck, parsed: SendRequest, when: str, respond: AsyncRespond, who: Requester
+) -> None:
+    """`--at WHEN`: recorded before the acknowledgement when the sender's zone is cached, else after it."""
+    try:
+        check_readable(when)
+    except DraftError as exc:
+        await ack(response_type="ephemeral", text=refusal_text(exc))
+        return
+    zone = bot.zones.cached(who.user_id)
+    if zone is None:
+        await ack()
+        bot.background.spawn(_later_after_ack(bot, parsed, when, respond, who), name="sms-later")
+        return
+    try:
+        accepted = await accept_later(bot, raw_draft(parsed), when, zone, who)
+    except DraftError as exc:
+        await ack(response_type="ephemeral", text=refusal_text(exc))
+        return
+    await ack()
+    bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
+
+
+async def _later_after_ack(bot: Bot, parsed: SendRequest, when: str, respond: AsyncRespond, who: Requester) -> None:
+    tell = ephemeral(respond)
+    try:
+        zone = await bot.zones.zone_of(bot.client, str(who.user_id))
+        accepted = await accept_later(bot, raw_draft(parsed), when, zone, who)
+    except ZoneUnknown:
+        await tell(ZONE_UNKNOWN)
+        return
+    except DraftError as exc:
+        await tell(refusal_text(exc))
+        return
+    await _send(bot, parsed, accepted, respond)
 
 
 async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
@@ -98,7 +154,7 @@ async def _history(bot: Bot, user_id: str) -> str:
             r.recipient,
             Provider(r.provider).label,
             r.status.value,
-            r.message_id if r.status is SendStatus.SENT else r.error,
+            r.message_id if r.status in (SendStatus.SENT, SendStatus.SCHEDULED) else r.error,
         )
         for r in records
     ]
@@ -111,7 +167,7 @@ async def _send(bot: Bot, request: SendRequest, accepted: Accepted, respond: Asy
     names = await bot.names.names_for(request.message)
     if names:  # mentions without a label: the text changes once their names are known
         try:
-            draft = bot.draft(raw_draft(request, names))
+            draft = bot.draft(replace(raw_draft(request, names), send_at=draft.schedule))
         except DraftError as exc:  # a looked-up name pushed the text over a limit
             await bot.service.abandon(accepted, str(exc))
             await tell_privately(refusal_text(exc))

@@ -1,0 +1,82 @@
+"""Send later from the command and the form: WHEN read in the sender's zone, then the usual checks.
+
+The zone comes from Slack (users.info), which is slow: it is looked up before the acknowledgement only
+when it is cached already, otherwise after it (and refusals then go privately through response_url).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.draft import DraftError, Problem, RawDraft
+from bot.domain.schedule import ScheduleError, from_epoch, parse_when, read_when
+from bot.sending import Accepted, Requester, with_draft
+from bot.slack.context import Bot
+from bot.slack.zones import ZoneUnknown
+
+log = logging.getLogger(__name__)
+
+
+def now() -> datetime:
+    """The moment WHEN is read at (tests move it to summer or winter)."""
+    return datetime.now(UTC)
+
+
+ZONE_UNKNOWN = (
+    ":warning: Slack could not tell me your time zone just now, so nothing was scheduled or sent. Try again shortly."
+)
+
+
+def _refusal(exc: ScheduleError, text: str | None = None) -> DraftError:
+    hint = ""
+    if text is not None and " " not in text.strip():
+        hint = ' Quote WHEN when it has spaces: --at "tomorrow 9am".'
+    return DraftError([Problem("send_at", f"Send at: {exc}{hint}")])
+
+
+def check_readable(text: str) -> None:
+    """Refuse an unreadable WHEN before anything else (any zone reads the same forms): DraftError."""
+    try:
+        read_when(text, ZoneInfo("UTC"), now())
+    except ScheduleError as exc:
+        raise _refusal(exc, text) from None
+
+
+def when_from_text(text: str, zone: ZoneInfo) -> datetime:
+    try:
+        return parse_when(text, zone, now())
+    except ScheduleError as exc:
+        raise _refusal(exc, text) from None
+
+
+def when_from_picker(epoch: int | float, zone: ZoneInfo) -> datetime:
+    try:
+        return from_epoch(epoch, zone, now())
+    except ScheduleError as exc:
+        raise _refusal(exc) from None
+
+
+async def in_senders_zone(bot: Bot, accepted: Accepted) -> Accepted:
+    """The form's picked time (an instant, checked in UTC before the acknowledgement) in the sender's
+    zone, so the payload carries their offset and the summary their local time."""
+    when = accepted.draft.schedule
+    user = accepted.requester.user_id
+    if when is None or user is None:
+        return accepted
+    try:
+        zone = await bot.zones.zone_of(bot.client, user)
+    except ZoneUnknown:
+        return accepted  # the same instant, shown in UTC
+    try:
+        await bot.ledger.reschedule_zone(accepted.send_ids, zone.key)
+    except Exception:
+        log.warning("could not note the sender's zone of %s; it is shown in UTC", accepted.send_ids)
+    return with_draft(accepted, replace(accepted.draft, schedule=when.astimezone(zone)))
+
+
+async def accept_later(bot: Bot, raw: RawDraft, when: str, zone: ZoneInfo, who: Requester) -> Accepted:
+    """The draft for WHEN in `zone`, through every guardrail and the rate limit, recorded; DraftError if not."""
+    return await bot.service.accept(bot.draft(replace(raw, send_at=when_from_text(when, zone))), who)

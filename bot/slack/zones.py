@@ -1,0 +1,44 @@
+"""Each sender's time zone, from Slack (`users.info` → `tz`), cached: `--at 9am` means 9 where they are."""
+
+from __future__ import annotations
+
+import logging
+import time
+from zoneinfo import ZoneInfo
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.schedule import zone_named
+from bot.slack.outbox import slack_call
+
+log = logging.getLogger(__name__)
+
+
+class ZoneUnknown(Exception):
+    """Slack could not tell the sender's time zone just now."""
+
+
+class ZoneCache:
+    """users.info per person, kept for `ttl` seconds (people rarely change zone; Tier 4 is shared)."""
+
+    def __init__(self, ttl: float = 3600.0) -> None:
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, ZoneInfo]] = {}
+
+    def cached(self, user_id: str | None) -> ZoneInfo | None:
+        """The zone if it is known already (no Slack call: usable before the acknowledgement)."""
+        found = self._cache.get(user_id or "")
+        return found[1] if found is not None and found[0] > time.monotonic() else None
+
+    async def zone_of(self, client: AsyncWebClient, user_id: str) -> ZoneInfo:
+        """The person's zone (UTC when their profile has none); ZoneUnknown when Slack cannot say."""
+        zone = self.cached(user_id)
+        if zone is not None:
+            return zone
+        found = await slack_call(client.users_info(user=user_id), f"look up the time zone of {user_id}")
+        info = (found.get("user") if found is not None else None) or None
+        if not isinstance(info, dict):
+            raise ZoneUnknown(user_id)
+        zone = zone_named(info.get("tz"))
+        self._cache[user_id] = (time.monotonic() + self._ttl, zone)
+        return zone
