@@ -23,6 +23,8 @@ class MessagePayload(BaseModel):
     image_url: str | None = None
     image_urls: list[str] | None = None
     file_url: str | None = None
+    video_url: str | None = None
+    template: dict[str, Any] | None = None  # a WhatsApp template: {"id": ..., "variables": {...}}
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -37,7 +39,8 @@ class MessagePayload(BaseModel):
 
 
 def payload_for(draft: Draft, recipient: PhoneNumber, channel_key: str) -> MessagePayload:
-    """One image goes as `image_url`, several as `image_urls`, a file as `file_url`."""
+    """One image goes as `image_url`, several as `image_urls`, a file as `file_url`; a template as
+    `template` (its media header inside it), never with `text`."""
     images = list(draft.image_urls)
     return MessagePayload(
         provider=draft.provider.value,
@@ -48,4 +51,6 @@ def payload_for(draft: Draft, recipient: PhoneNumber, channel_key: str) -> Messa
         image_url=images[0] if len(images) == 1 else None,
         image_urls=images if len(images) > 1 else None,
         file_url=draft.file_url,
+        video_url=draft.video_url,
+        template=draft.template.template_object() if draft.template is not None else None,
     )

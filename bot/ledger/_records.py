@@ -36,6 +36,8 @@ class NewSend:
     image_urls: tuple[str, ...] = ()
     file_url: str | None = None
     via: str = ""
+    video_url: str | None = None
+    template: dict[str, Any] | None = None  # a WhatsApp template use, as TemplateUse.to_record() gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,8 @@ class SendRecord:
     retried_by: str | None = None
     delivery_status: str | None = None
     delivery_error: str | None = None
+    video_url: str | None = None
+    template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,4 +140,6 @@ def record_from_row(row: Any) -> SendRecord:
         retried_by=row.retried_by,
         delivery_status=row.delivery_status,
         delivery_error=row.delivery_error,
+        video_url=media.get("video_url"),
+        template=media.get("template"),
     )
