@@ -234,7 +234,7 @@ def _template_problem(provider: str, template: Any) -> str | None:
         return None
     variables = template["variables"]
     if provider == "twlowa":
-        return None if _strings(variables) else "Invalid template variables: {\"1\": \"value\", ...} for twlowa."
+        return None if _strings(variables) else 'Invalid template variables: {"1": "value", ...} for twlowa.'
     if not isinstance(variables, dict) or set(variables) - _GSWA_COMPONENTS - {"MEDIA_URL"}:
         return "Invalid template variables: Header, Body, Buttons and MEDIA_URL for gswa."
     if "MEDIA_URL" in variables and (not isinstance(variables["MEDIA_URL"], str) or not variables["MEDIA_URL"]):

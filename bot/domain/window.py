@@ -61,3 +61,18 @@ def state(last_wrote: datetime | None, now: datetime) -> str:
     if now < until:
         return f"The customer wrote {ago(now - last_wrote)} ago: free text allowed until {_when(until)}."
     return f"The customer last wrote {ago(now - last_wrote)} ago: the 24-hour window is closed, only a template."
+
+
+# Delivery errors that mean "outside the window": Twilio's 63016 ("Failed to send freeform message because
+# you are outside the allowed window"), and on Gupshup Meta's 131047 ("Re-engagement message": more than
+# 24 hours since the customer last replied), which Gupshup passes through.
+OUTSIDE_WINDOW_CODES = {Provider.TWLOWA: frozenset({"63016"}), Provider.GSWA: frozenset({"131047"})}
+
+
+def outside_window(provider: str, code: str | None) -> bool:
+    """Whether a failed delivery's error code on `provider` means the 24-hour window was closed."""
+    try:
+        codes = OUTSIDE_WINDOW_CODES.get(Provider(provider), frozenset())
+    except ValueError:
+        return False
+    return code is not None and code.strip() in codes
