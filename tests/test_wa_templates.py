@@ -165,9 +165,7 @@ def test_video_goes_as_video_url_on_sms() -> None:
 
 
 def test_command_options() -> None:
-    parsed = parse_command(
-        f"whatsapp {N1} --template order_ready Jane Doe | A-1234", whatsapp_provider=Provider.TWLOWA
-    )
+    parsed = parse_command(f"whatsapp {N1} --template order_ready Jane Doe | A-1234", whatsapp_provider=Provider.TWLOWA)
     assert isinstance(parsed, SendRequest)
     raw = raw_draft(parsed)
     assert (raw.template, list(raw.template_values), raw.text) == ("order_ready", ["Jane Doe", "A-1234"], "")
@@ -177,9 +175,13 @@ def test_command_options() -> None:
 
 # Values are free text without the separator; whatever else they hold (Slack's escapes, markup-looking
 # text, emoji, line breaks inside) reaches the payload exactly as the person typed it.
-_value = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="|"), min_size=1, max_size=40
-).map(str.strip).filter(bool)
+_value = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="|"), min_size=1, max_size=40
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -189,7 +191,8 @@ def test_values_round_trip_unchanged_into_the_payload(values: list[str]) -> None
     parsed = parse_command(f"whatsapp {N1} --template order_ready -- {typed}", whatsapp_provider=Provider.TWLOWA)
     assert isinstance(parsed, SendRequest)
     sent = body(raw_draft(parsed))
-    assert sent["template"] == {"id": "HX0123456789abcdef0123456789abcdef", "variables": {"1": values[0], "2": values[1]}}
+    expected = {"id": "HX0123456789abcdef0123456789abcdef", "variables": {"1": values[0], "2": values[1]}}
+    assert sent["template"] == expected
     assert "text" not in sent
 
 
