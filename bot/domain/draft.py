@@ -225,8 +225,8 @@ def _whatsapp(
     media header aside). Returns the resolved template and the problems."""
     problems: list[Problem] = []
     template: TemplateUse | None = None
-    if provider is None:
-        return None, problems
+    if provider is None or rules.provider_problem(raw.provider) is not None:
+        return None, problems  # the provider itself is refused: its rules do not matter yet
     if raw.template is not None:
         if text:
             problems.append(Problem("text", "With a template, WhatsApp sends its approved text: give only its values."))

@@ -159,8 +159,8 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         return ComposeRequest()
     if first[0].lower() in HELP_WORDS:
         scan.take()
-        topic = scan.take()
-        return HelpRequest(topic.lower() if topic else None)
+        topic = (scan.take() or "").lower()
+        return HelpRequest("templates" if topic == "templates" else None)
     if first[0].lower() == "history":
         return HistoryRequest()
 
