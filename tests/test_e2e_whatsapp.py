@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from standins import SlackCall, SlackStandin, SociocsStandin
+from standins.sociocs import Reply
 from tests.conftest import (
     CHANNEL_KEYS,
     INBOX,
@@ -26,7 +27,9 @@ from tests.conftest import (
     start_bot,
     wait_outcome,
 )
+from tests.test_cli import run
 from tests.test_e2e_command import sociocs_bodies
+from tests.test_e2e_guardrails import press_retry
 from tests.test_e2e_modal import block, open_from_command, submission, wait_view
 from tests.test_e2e_webhooks import incoming, post_webhook, status
 
@@ -317,3 +320,38 @@ def test_a_template_from_the_form(
     assert sociocs_bodies(sociocs, number) == [
         {"provider": provider, "channel_key": CHANNEL_KEYS[provider][0], "to": number, "template": expected}
     ]
+
+
+# The catalogue at start, and Retry -----------------------------------------------------------------------
+
+
+def test_check_lists_the_templates_per_provider(slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path) -> None:
+    result = run(["check"], bot_env(slack, sociocs, SOCIOCS_TEMPLATES_FILE=str(EXAMPLE)), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   templates twlowa: order_ready\n" in result.stdout
+    assert "ok   templates gswa: appointment_reminder\n" in result.stdout
+
+
+def test_a_bad_catalogue_stops_the_bot_at_start(slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path) -> None:
+    bad = tmp_path / "templates.toml"
+    bad.write_text(EXAMPLE.read_text().replace("your order {{2}} is", "your order is"))
+    result = run([], bot_env(slack, sociocs, SOCIOCS_TEMPLATES_FILE=str(bad)), tmp_path, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"sociocs-bot: configuration error: SOCIOCS_TEMPLATES_FILE {bad}: template order_ready: variables: "
+        "['1', '2'] do not match the placeholders of text ({{1}})"
+    ]
+
+
+def test_retry_sends_the_same_template_again(wa: RunningBot, slack: SlackStandin, sociocs: SociocsStandin) -> None:
+    number = new_number()
+    sociocs.script(number, Reply(status=429, body={"status": "error", "errors": [{"msg": "Too many."}]}))
+    sociocs.script(number, Reply(status=429), Reply(status=429))  # three refusals: the automatic retries give up
+    assert wa.command(f"whatsapp {number} --template order_ready Jane | A-7").text == ""
+    _, failure = wait_outcome(slack, number)
+    assert "Not sent" in failure.args["text"]
+    press_retry(wa, slack, failure, "U0SENDER", f"retry-{number}")
+    slack.wait_for(lambda calls: [c for c in replies_for(calls, number) if "retried" in c.args["text"]])
+    bodies = sociocs_bodies(sociocs, number)
+    assert len(bodies) == 4 and all(b == bodies[0] for b in bodies)
+    assert bodies[0]["template"] == {"id": TWLOWA_ID, "variables": {"1": "Jane", "2": "A-7"}}
