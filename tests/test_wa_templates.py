@@ -198,3 +198,22 @@ def test_values_round_trip_unchanged_into_the_payload(values: list[str]) -> None
 
 def test_empty_catalogue_by_default() -> None:
     assert Catalogue().templates == ()
+
+
+def test_the_window_in_words() -> None:
+    from datetime import datetime, timedelta
+
+    from bot.domain.window import closed_reason, is_open, outside_window, state
+
+    now = datetime(2026, 12, 1, 14, 5)
+    assert is_open(now - timedelta(hours=23, minutes=59), now) and not is_open(now - timedelta(hours=24), now)
+    assert not is_open(None, now)
+    assert state(now - timedelta(hours=3), now) == (
+        "The customer wrote 3 h ago: free text allowed until 2026-12-02 11:05 UTC."
+    )
+    assert "window is closed" in state(now - timedelta(days=3), now)
+    reason = closed_reason(N1, Provider.GSWA, now - timedelta(hours=30), now, CATALOGUE.for_provider(Provider.GSWA))
+    assert reason.startswith(f"{N1} last wrote 30 h ago (2026-11-30 08:05 UTC)")
+    assert "appointment_reminder" in reason
+    assert outside_window("twlowa", "63016") and outside_window("gswa", "131047")
+    assert not outside_window("twlo", "63016") and not outside_window("twlowa", "30003")

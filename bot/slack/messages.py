@@ -138,7 +138,7 @@ def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool, window_
     ]
     if draft.text:
         blocks.extend(quote_blocks(draft.text))
-    whatsapp_blocks, notes = summary_blocks(draft, window_known=window_known)
+    whatsapp_blocks, notes = summary_blocks(draft, window_known=window_known, quote=quote_blocks)
     blocks.extend(whatsapp_blocks)
     media = [("Image: ", u, "") for u in draft.image_urls]
     if draft.file_url:

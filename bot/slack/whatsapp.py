@@ -7,7 +7,7 @@ Every catalogue string and every value a person typed is shown escaped (`shown`)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -30,7 +30,6 @@ from bot.slack.text import shown
 TEMPLATE_BLOCK = "template"
 VALUE_PREFIX = "template_value_"  # block and action ids of the value inputs: template_value_1, _2, ...
 TEMPLATE_ACTION = "send_template"  # the button under a message refused outside the window
-_PREVIEW_LIMIT = 2900
 
 
 # The compose form ----------------------------------------------------------------------------------------
@@ -50,7 +49,8 @@ def _preview(template: Template, values: Sequence[str]) -> str:
     filled = [v.strip() or f"[{template.label(i)}]" for i, v in enumerate(values)]
     filled += [f"[{template.label(i)}]" for i in range(len(filled), len(template.variables))]
     text = TemplateUse(template, tuple(filled[: len(template.variables)])).filled_text()
-    return f"*{shown(template.name)}* (approved text):\n{shown(text)}"[:_PREVIEW_LIMIT]
+    cut = text if len(text) <= 450 else text[:449] + "…"  # escaped, at most 5 times longer: inside the limit
+    return f"*{shown(template.name[:64])}* (approved text):\n{shown(cut)}"
 
 
 def with_template_blocks(
@@ -169,16 +169,20 @@ def templates_line(catalogue: Catalogue) -> str | None:
 # The summary ---------------------------------------------------------------------------------------------
 
 
-def summary_blocks(draft: Draft, *, window_known: bool) -> tuple[list[dict[str, Any]], list[str]]:
-    """The template preview (name and text with the values filled in) and the context notes."""
+def summary_blocks(
+    draft: Draft, *, window_known: bool, quote: Callable[[str], list[Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The template preview (name, then its text with the values filled in, quoted by `quote` within
+    Slack's section limit) and the context notes."""
     notes: list[str] = []
     blocks: list[dict[str, Any]] = []
     if draft.template is not None:
         use = draft.template
-        text = f"Template *{shown(use.template.name)}*:\n{shown(use.filled_text())}"
+        head = f"Template *{shown(use.template.name)}*:"
         if use.media_url:
-            text += f"\nHeader image: {shown(use.media_url)}"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:2900], "verbatim": True}})
+            head += f" (header image {shown(use.media_url)})"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": head, "verbatim": True}})
+        blocks.extend(quote(use.filled_text()))
     elif not draft.provider.is_sms and not window_known:
         notes.append(UNKNOWN_NOTE + ": if this customer has not written since, send a template.")
     if draft.video_url:
