@@ -355,3 +355,24 @@ def test_retry_sends_the_same_template_again(wa: RunningBot, slack: SlackStandin
     bodies = sociocs_bodies(sociocs, number)
     assert len(bodies) == 4 and all(b == bodies[0] for b in bodies)
     assert bodies[0]["template"] == {"id": TWLOWA_ID, "variables": {"1": "Jane", "2": "A-7"}}
+
+
+def test_typing_a_value_fills_it_into_the_preview(wa: RunningBot, slack: SlackStandin) -> None:
+    number = new_number()
+    view = open_from_command(wa, slack, f"twlowa {number}")
+    redrawn = choose(wa, slack, view, "twlowa", "order_ready", f"V{number[-6:]}a")
+    payload = submission(redrawn, provider="twlowa", to=number)
+    state = payload["view"]["state"]["values"]
+    state["template"] = {"template": {"type": "static_select", "selected_option": {"value": "order_ready"}}}
+    state["template_value_1"] = {"template_value_1": {"type": "plain_text_input", "value": "Jane <b>"}}
+    payload["type"] = "block_actions"
+    payload["view"]["id"] = view_id = f"V{number[-6:]}b"
+    payload["actions"] = [{"type": "plain_text_input", "block_id": "template_value_1", "action_id": "template_value_1"}]
+    assert wa.interaction(payload).status_code == 200
+    (update,) = slack.wait_for(
+        lambda _: [c for c in slack.calls_to("views.update") if c.args.get("view_id") == view_id]
+    )
+    updated = update.args["view"] if isinstance(update.args["view"], dict) else json.loads(update.args["view"])
+    preview = block(updated, "template_preview")["elements"][0]["text"]
+    assert "Hi Jane &lt;b&gt;, your order [Order number] is ready for pickup." in preview
+    assert block(updated, "template_value_1")["element"]["initial_value"] == "Jane <b>"
