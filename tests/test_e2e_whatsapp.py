@@ -145,7 +145,8 @@ def test_help_templates_lists_them_with_their_labels(wa: RunningBot) -> None:
     text = wa.command("help templates").json()["text"]
     assert "`order_ready`: Customer name | Order number" in text
     assert "`appointment_reminder`: Customer name | Date and time | Reschedule link code" in text
-    assert "/sms help templates" in wa.command("help").json()["text"]
+    help_text = wa.command("help").json()["text"]
+    assert "/sms help templates" in help_text and "`order_ready` (Customer name | Order number)" in help_text
 
 
 # The 24-hour window ------------------------------------------------------------------------------------

@@ -156,13 +156,16 @@ def templates_help(catalogue: Catalogue, configured: Sequence[Provider]) -> str:
 
 
 def templates_line(catalogue: Catalogue) -> str | None:
-    """One line for `/sms help`: the templates by name, pointing at `/sms help templates`."""
+    """One line for `/sms help`: the templates with their labels, pointing at `/sms help templates`."""
     if not catalogue.templates:
         return None
-    names = ", ".join(f"`{shown(t.name)}`" for t in catalogue.templates[:20])
+    names = ", ".join(
+        f"`{shown(t.name)}` ({shown(VALUE_SEPARATOR.join(t.all_labels()) or 'no values')})"
+        for t in catalogue.templates[:20]
+    )
     return (
         f"• `--template NAME v1 | v2` sends an approved WhatsApp template ({names}); "
-        "`/sms help templates` lists their values."
+        "`/sms help templates` lists them per provider."
     )
 
 
