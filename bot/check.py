@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, Settings
+from bot.domain.providers import Provider
 from bot.ledger import Ledger
 from bot.sociocs import SociocsClient, SociocsError
 
@@ -34,6 +35,12 @@ async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
         line(True, "configuration", f"{settings.mode} mode; providers {providers}; default {default}")
     except ConfigError as exc:
         line(False, "configuration", str(exc))
+    else:
+        if settings.sociocs_templates_file is not None:
+            catalogue = settings.catalogue()
+            for provider in (Provider.TWLOWA, Provider.GSWA):
+                names = ", ".join(t.name for t in catalogue.for_provider(provider)) or "none"
+                line(True, f"templates {provider.value}", names)
 
     try:
         ledger = await Ledger.open(settings.database_url)

@@ -7,6 +7,7 @@ check here raises `ConfigError` with that line, and `load_settings` turns pydant
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated, Literal
 
 import phonenumbers
@@ -17,6 +18,7 @@ from bot.domain.draft import Rules
 from bot.domain.phone import DEFAULT_NUMBER_TYPES, NUMBER_TYPES
 from bot.domain.policy import Policy
 from bot.domain.providers import PROVIDER_ORDER, Provider
+from bot.domain.templates import EMPTY, Catalogue, CatalogueError, load_catalogue
 
 Mode = Literal["socket", "http"]
 
@@ -74,6 +76,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Slack files sent to customers (re-hosted at PUBLIC_URL/media/...): how long a link stays valid.
     media_url_ttl_seconds: int = Field(86400, ge=60, le=30 * 86400)
+
+    # Approved WhatsApp templates (a TOML catalogue; see templates.example.toml).
+    sociocs_templates_file: Path | None = None
 
     @field_validator(
         "allowed_user_ids",
@@ -218,7 +223,18 @@ class Settings(BaseSettings):
             max_recipients=self.max_recipients,
             dry_run=self.dry_run,
             allowed_number_types=self.allowed_number_types,
+            templates=self.catalogue(),
         )
+
+    def catalogue(self) -> Catalogue:
+        """The template catalogue (empty without SOCIOCS_TEMPLATES_FILE); ConfigError naming the file,
+        the template and the field when it is wrong."""
+        if self.sociocs_templates_file is None:
+            return EMPTY
+        try:
+            return load_catalogue(self.sociocs_templates_file)
+        except CatalogueError as exc:
+            raise ConfigError(f"SOCIOCS_TEMPLATES_FILE {exc}") from None
 
     # Checks by use ---------------------------------------------------------------------------------
 
@@ -230,6 +246,7 @@ class Settings(BaseSettings):
             raise ConfigError(f"SOCIOCS_DEFAULT_PROVIDER is {p.value} but {p.channel_key_setting} is not set")
         if self.sociocs_whatsapp_provider is not None and self.sociocs_whatsapp_provider is Provider.TWLO:
             raise ConfigError("SOCIOCS_WHATSAPP_PROVIDER must be twlowa or gswa, not twlo (that is SMS)")
+        self.catalogue()
 
     def check_serving(self) -> None:
         """What serving Slack needs; raises ConfigError naming the first missing or wrong variable."""

@@ -84,6 +84,18 @@ class Choice:
     customer: ThreadCustomer | None
 
 
+def _received_at(message: IncomingMessage) -> datetime:
+    """When the customer wrote (naive UTC): Sociocs's timestamp, but never later than now."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if message.timestamp is None:
+        return now
+    try:
+        sent = datetime.fromtimestamp(message.timestamp / 1000, UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return now
+    return min(sent, now)
+
+
 class ConversationService:
     def __init__(self, ledger: Ledger, *, served: Iterable[tuple[str, str]], inbox_channel_id: str | None) -> None:
         """`served`: the (provider, channel key) pairs this bot serves; `inbox_channel_id`: where a
@@ -104,6 +116,9 @@ class ConversationService:
         first = await self.ledger.first_incoming(message.message_id, message.number)
         if not first:
             log.info("duplicate message %s from %s ignored", message.message_id, mask(message.number))
+        else:
+            # WhatsApp's 24-hour window opens (again) with this message.
+            await self.ledger.customer_wrote(message.channel_key, message.number, _received_at(message))
         return first
 
     async def record_status(self, update: StatusUpdate) -> bool:

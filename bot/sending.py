@@ -23,6 +23,8 @@ from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import InvalidNumber, PhoneNumber, parse_number
 from bot.domain.providers import Provider
 from bot.domain.schedule import MIN_AHEAD, zone_named
+from bot.domain.templates import TemplateUse
+from bot.domain.window import closed_reason, is_open
 from bot.guardrails import Guardrails
 from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
 
@@ -110,6 +112,7 @@ class SendService:
         *,
         log_numbers: bool = False,
         backoff_scale: float = 1.0,
+        window_known: bool = False,
     ) -> None:
         """`sender` None means dry run: payloads are built, recorded and reported, never sent."""
         self._sender = sender
@@ -118,6 +121,8 @@ class SendService:
         self.guardrails = guardrails
         self._log_numbers = log_numbers
         self._backoff_scale = backoff_scale
+        # Webhooks on: the ledger knows when customers last wrote, so WhatsApp's 24-hour rule is checked.
+        self.window_known = window_known
         # Called with each Sociocs message id once recorded: status updates that arrived early wait for it.
         self.after_sent: Callable[[str], Awaitable[None]] | None = None
 
@@ -152,6 +157,26 @@ class SendService:
         problems += self.guardrails.country_problems(draft.recipients)
         if problems:
             raise DraftError(problems)
+        await self.check_window(draft)
+
+    async def last_written(self, provider: Provider, number: str) -> datetime | None:
+        """When `number` last wrote on `provider`'s channel (naive UTC), or None."""
+        return await self.ledger.last_written(self.channel_key(provider), number)
+
+    async def check_window(self, draft: Draft) -> None:
+        """Free text (no template) on WhatsApp only inside the 24 hours after the customer last wrote,
+        when webhooks tell us when that was. Raises DraftError saying when they wrote and what to send."""
+        if not self.window_known or draft.provider.is_sms or draft.template is not None:
+            return
+        now = datetime.now(UTC).replace(tzinfo=None)
+        problems: list[Problem] = []
+        for number in draft.recipients:
+            last = await self.last_written(draft.provider, number.e164)
+            if not is_open(last, now):
+                templates = self.rules.templates.for_provider(draft.provider)
+                problems.append(Problem("text", closed_reason(number.e164, draft.provider, last, now, templates)))
+        if problems:
+            raise DraftError(problems)
 
     async def record(self, draft: Draft, requester: Requester) -> Accepted:
         """Write the sends to the ledger as queued, within the rate limit; raises DraftError saying why not."""
@@ -168,6 +193,8 @@ class SendService:
                 image_urls=draft.image_urls,
                 file_url=draft.file_url,
                 via=requester.via,
+                video_url=draft.video_url,
+                template=draft.template.to_record() if draft.template is not None else None,
             )
             for r in draft.recipients
         ]
@@ -375,6 +402,7 @@ class SendService:
             )
         if problems:
             raise DraftError(problems)
+        await self.check_window(draft)
         claim = await self.ledger.claim_retry(
             send_id, user_id=presser.user_id or "", limit_per_minute=self.guardrails.policy.rate_limit_per_minute
         )
@@ -410,6 +438,8 @@ def draft_from_record(record: SendRecord) -> Draft:
         image_urls=record.image_urls,
         file_url=record.file_url,
         schedule=record.schedule,
+        video_url=record.video_url,
+        template=TemplateUse.from_record(record.template) if record.template is not None else None,
     )
 
 

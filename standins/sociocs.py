@@ -275,4 +275,52 @@ class SociocsStandin(LocalServer):
             return problem
         if not any(k in body for k in ("text", "image_url", "image_urls", "file_url", "video_url", "template")):
             return "Message content is missing."
+        return _whatsapp_problem(body)
+
+
+# WhatsApp (Sociocs's current documentation): media only on twlo; `template` only on twlowa and gswa,
+# each in its own shape; a template is sent as approved, so never with `text`.
+_MEDIA = ("image_url", "image_urls", "file_url", "video_url")
+_GSWA_COMPONENTS = {"Header", "Body", "Buttons"}
+
+
+def _whatsapp_problem(body: dict[str, Any]) -> str | None:
+    provider = body["provider"]
+    if "video_url" in body and (not isinstance(body["video_url"], str) or not body["video_url"]):
+        return "Invalid video_url."
+    if provider != "twlo":
+        media = [m for m in _MEDIA if m in body]
+        if media:
+            return f"{media[0]} is supported for twlo only."
+    if "template" not in body:
         return None
+    if provider == "twlo":
+        return "template is supported for twlowa and gswa only."
+    if "text" in body:
+        return "text cannot be sent with a template."
+    return _template_problem(provider, body["template"])
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and k.isdigit() and isinstance(v, str) and v for k, v in value.items()
+    )
+
+
+def _template_problem(provider: str, template: Any) -> str | None:
+    if not isinstance(template, dict) or not isinstance(template.get("id"), str) or not template["id"]:
+        return "Invalid template: id is required."
+    if set(template) - {"id", "variables"}:
+        return "Invalid template: only id and variables."
+    if "variables" not in template:
+        return None
+    variables = template["variables"]
+    if provider == "twlowa":
+        return None if _strings(variables) else 'Invalid template variables: {"1": "value", ...} for twlowa.'
+    if not isinstance(variables, dict) or set(variables) - _GSWA_COMPONENTS - {"MEDIA_URL"}:
+        return "Invalid template variables: Header, Body, Buttons and MEDIA_URL for gswa."
+    if "MEDIA_URL" in variables and (not isinstance(variables["MEDIA_URL"], str) or not variables["MEDIA_URL"]):
+        return "Invalid template variables: MEDIA_URL must be a URL."
+    if not all(_strings(variables[c]) for c in _GSWA_COMPONENTS & set(variables)):
+        return "Invalid template variables: each component maps numbers to text."
+    return None

@@ -95,7 +95,7 @@ def test_console_runs_commands_through_the_app_without_credentials(tmp_path: Pat
         [
             "/sms help",
             "/sms +16175551212 Tom & Jerry <3 😀",
-            '/sms whatsapp +1 (617) 555-1213, 0016175551214 --name "Jane Doe" --image https://example.com/a.png Hi',
+            '/sms sms +1 (617) 555-1213, 0016175551214 --name "Jane Doe" --image https://example.com/a.png Hi',
             "/sms +1617555 too short",
             "not a command",
         ]

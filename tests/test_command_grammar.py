@@ -314,7 +314,8 @@ def test_double_dash_ends_options() -> None:
 def test_unknown_option_is_a_usage_error(option: str) -> None:
     message = usage_error(f"{N1} {option} x")
     assert message == (
-        f"Unknown option {option}: use --name, --image or --file (put -- before a message that starts with a dash)."
+        f"Unknown option {option}: use --name, --image, --video, --file, --template or --at "
+        "(put -- before a message that starts with a dash)."
     )
 
 

@@ -52,7 +52,7 @@ def test_draft_normalises_everything() -> None:
         RawDraft(
             recipients=[" +1 (617) 555-1212 ", "", "  ", N2],
             text="  Hello\n  there  ",
-            provider=Provider.GSWA,
+            provider=Provider.TWLO,
             name="  Jane \n  Doe ",
             image_urls=[" https://x.test/1.png ", ""],
             file_url=" https://x.test/a.pdf ",
@@ -60,7 +60,7 @@ def test_draft_normalises_everything() -> None:
         RULES,
     )
     assert draft == Draft(
-        provider=Provider.GSWA,
+        provider=Provider.TWLO,
         recipients=(US, PhoneNumber(N2, "US")),
         text="Hello\n  there",
         name="Jane Doe",

@@ -10,7 +10,7 @@ import pytest
 from standins import SlackStandin, SociocsStandin
 from tests.conftest import CHANNEL_KEYS, RunningBot, new_number, parents_for, replies_for, settle, wait_outcome
 
-BLOCKS = ["provider", "to", "name", "text", "segments", "images", "file", "attachments"]
+BLOCKS = ["provider", "to", "name", "text", "segments", "images", "file", "video", "attachments"]
 
 
 def opened_views(slack: SlackStandin, trigger_id: str) -> list[dict[str, Any]]:

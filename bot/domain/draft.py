@@ -15,8 +15,11 @@ from urllib.parse import urlsplit
 
 from bot.domain.phone import DEFAULT_NUMBER_TYPES, InvalidNumber, PhoneNumber, parse_number, type_refusal
 from bot.domain.providers import Provider
+from bot.domain.templates import EMPTY, Catalogue, TemplateRefused, TemplateUse, media_refusal, resolve
 
-Field = Literal["provider", "to", "name", "text", "images", "file", "destination", "attachments", "send_at"]
+Field = Literal[
+    "provider", "to", "name", "text", "images", "file", "destination", "attachments", "send_at", "template", "video"
+]
 
 MAX_IMAGES = 10  # Twilio's limit of media per MMS
 MAX_NAME_LENGTH = 100
@@ -58,6 +61,7 @@ class Rules:
     max_recipients: int = 10
     dry_run: bool = False
     allowed_number_types: frozenset[str] = DEFAULT_NUMBER_TYPES
+    templates: Catalogue = EMPTY
 
     def number_problem(self, number: PhoneNumber) -> Problem | None:
         """Why `number` may not be texted here (its type is not in ALLOWED_NUMBER_TYPES), or None."""
@@ -92,6 +96,9 @@ class RawDraft:
     image_urls: Sequence[str] = ()
     file_url: str | None = None
     send_at: datetime | None = None  # send later: already read and checked (`bot.domain.schedule`), aware
+    template: str | None = None  # a catalogue template's name; its values below, the text unused
+    template_values: Sequence[str] = ()
+    video_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,8 @@ class Draft:
     image_urls: tuple[str, ...] = field(default_factory=tuple)
     file_url: str | None = None
     schedule: datetime | None = None  # send later at this time (aware, in the sender's zone)
+    template: TemplateUse | None = None
+    video_url: str | None = None
 
 
 def check_url(text: str) -> str:
@@ -184,7 +193,20 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
         except ValueError as exc:
             problems.append(Problem("file", f"The file {raw.file_url.strip()} {exc}."))
 
-    if not text and not image_entries and not (raw.file_url and raw.file_url.strip()):
+    video_url: str | None = None
+    if raw.video_url and raw.video_url.strip():
+        try:
+            video_url = check_url(raw.video_url)
+        except ValueError as exc:
+            problems.append(Problem("video", f"The video {raw.video_url.strip()} {exc}."))
+
+    template, whatsapp_problems = _whatsapp(raw, provider, rules, images, text)
+    problems += whatsapp_problems
+    if template is not None and template.media_url is not None:
+        images = []  # the image is the template's media header, sent inside `template`
+
+    has_media = image_entries or (raw.file_url and raw.file_url.strip()) or (raw.video_url and raw.video_url.strip())
+    if not text and not has_media and raw.template is None:
         problems.append(Problem("text", "Nothing to send: write a message, or add an image or a file."))
 
     if problems or provider is None:
@@ -197,4 +219,33 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
         image_urls=tuple(dict.fromkeys(images)),
         file_url=file_url,
         schedule=raw.send_at,
+        template=template,
+        video_url=video_url,
     )
+
+
+def _whatsapp(
+    raw: RawDraft, provider: Provider | None, rules: Rules, images: list[str], text: str
+) -> tuple[TemplateUse | None, list[Problem]]:
+    """What each provider accepts: a template only on WhatsApp, media only on SMS (a gswa template's
+    media header aside). Returns the resolved template and the problems."""
+    problems: list[Problem] = []
+    template: TemplateUse | None = None
+    if provider is None or rules.provider_problem(raw.provider) is not None:
+        return None, problems  # the provider itself is refused: its rules do not matter yet
+    if raw.template is not None:
+        if text:
+            problems.append(Problem("text", "With a template, WhatsApp sends its approved text: give only its values."))
+        try:
+            template = resolve(rules.templates, provider, raw.template, raw.template_values, images)
+        except TemplateRefused as exc:
+            problems.append(Problem(exc.field, exc.message))
+    if provider.is_sms:
+        return template, problems
+    if any(u.strip() for u in raw.image_urls) and raw.template is None:
+        problems.append(Problem("images", media_refusal(provider, "images")))
+    if raw.video_url and raw.video_url.strip():
+        problems.append(Problem("video", media_refusal(provider, "videos")))
+    if raw.file_url and raw.file_url.strip():
+        problems.append(Problem("file", media_refusal(provider, "files")))
+    return template, problems

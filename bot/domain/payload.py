@@ -24,6 +24,8 @@ class MessagePayload(BaseModel):
     image_urls: list[str] | None = None
     file_url: str | None = None
     schedule: str | None = None  # ISO 8601 with the sender's offset for that date: a scheduled message
+    video_url: str | None = None
+    template: dict[str, Any] | None = None  # a WhatsApp template: {"id": ..., "variables": {...}}
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -38,7 +40,8 @@ class MessagePayload(BaseModel):
 
 
 def payload_for(draft: Draft, recipient: PhoneNumber, channel_key: str) -> MessagePayload:
-    """One image goes as `image_url`, several as `image_urls`, a file as `file_url`."""
+    """One image goes as `image_url`, several as `image_urls`, a file as `file_url`; a template as
+    `template` (its media header inside it), never with `text`."""
     images = list(draft.image_urls)
     return MessagePayload(
         provider=draft.provider.value,
@@ -50,4 +53,6 @@ def payload_for(draft: Draft, recipient: PhoneNumber, channel_key: str) -> Messa
         image_urls=images if len(images) > 1 else None,
         file_url=draft.file_url,
         schedule=draft.schedule.isoformat(timespec="seconds") if draft.schedule is not None else None,
+        video_url=draft.video_url,
+        template=draft.template.template_object() if draft.template is not None else None,
     )

@@ -38,6 +38,8 @@ class NewSend:
     image_urls: tuple[str, ...] = ()
     file_url: str | None = None
     via: str = ""
+    video_url: str | None = None
+    template: dict[str, Any] | None = None  # a WhatsApp template use, as TemplateUse.to_record() gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class SendRecord:
     delivery_status: str | None = None
     delivery_error: str | None = None
     schedule: datetime | None = None  # send later: when, in the sender's zone (where the query joins it)
+    video_url: str | None = None
+    template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,4 +143,6 @@ def record_from_row(row: Any) -> SendRecord:
         retried_by=row.retried_by,
         delivery_status=row.delivery_status,
         delivery_error=row.delivery_error,
+        video_url=media.get("video_url"),
+        template=media.get("template"),
     )

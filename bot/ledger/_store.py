@@ -73,6 +73,7 @@ from bot.ledger._schema import (
     threads,
     writer_engine_for,
 )
+from bot.ledger._window import WindowMixin
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,16 @@ def _execute_each(conn: Connection, statements: Sequence[Executable]) -> list[in
     return [conn.execute(statement).rowcount for statement in statements]
 
 
+def _media(entry: NewSend) -> dict[str, Any]:
+    """The `media` column's JSON: a video and a template only when there is one (older rows lack them)."""
+    media: dict[str, Any] = {"image_urls": list(entry.image_urls), "file_url": entry.file_url}
+    if entry.video_url is not None:
+        media["video_url"] = entry.video_url
+    if entry.template is not None:
+        media["template"] = entry.template
+    return media
+
+
 def _send_row(send_id: str, entry: NewSend, stamp: datetime, owner: str) -> dict[str, Any]:
     return {
         "id": send_id,
@@ -170,7 +181,7 @@ def _send_row(send_id: str, entry: NewSend, stamp: datetime, owner: str) -> dict
         "recipient": entry.recipient,
         "name": entry.name,
         "text": entry.text,
-        "media": json.dumps({"image_urls": list(entry.image_urls), "file_url": entry.file_url}),
+        "media": json.dumps(_media(entry)),
         "status": SendStatus.QUEUED.value,
         "attempts": 0,
         "via": entry.via,
@@ -207,7 +218,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Ledger(RepliesMixin, ScheduleMixin):
+class Ledger(RepliesMixin, ScheduleMixin, WindowMixin):
     def __init__(self, engine: AsyncEngine, writer: Engine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
         self._reads = engine.execution_options(**{READS_OPTION: True})

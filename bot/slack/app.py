@@ -117,6 +117,7 @@ async def build_bot(
             ledger,
             Guardrails(settings.policy(), _usergroup_members(client)),
             log_numbers=settings.log_phone_numbers,
+            window_known=settings.sociocs_webhook_secret is not None,
         ),
         conversations=ConversationService(
             ledger,

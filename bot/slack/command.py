@@ -18,7 +18,7 @@ HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
 _TOKEN = re.compile(r"<[^<>]*>|,|[^\s,<]+|<")
 _QUOTES = {'"': '"”“', "“": '”“"', "”": '”“"', "'": "'’‘", "‘": "’‘'", "’": "’‘'"}
 _DASHES = ("--", "—", "–")
-_OPTIONS = ("name", "image", "file", "at")
+_OPTIONS = ("name", "image", "file", "video", "template", "at")
 
 
 class UsageError(ValueError):
@@ -27,7 +27,9 @@ class UsageError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class HelpRequest:
-    """`/sms help`."""
+    """`/sms help`, or `/sms help templates`."""
+
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class SendRequest:
     image_urls: tuple[str, ...] = field(default_factory=tuple)
     file_url: str | None = None
     send_at: str | None = None  # `--at WHEN` as typed, read in the sender's zone once it is known
+    template: str | None = None  # then `message` holds the template's values, separated by " | "
+    video_url: str | None = None
 
 
 Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest | ScheduledRequest
@@ -160,7 +164,9 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
     if first is None:
         return ComposeRequest()
     if first[0].lower() in HELP_WORDS:
-        return HelpRequest()
+        scan.take()
+        topic = (scan.take() or "").lower()
+        return HelpRequest("templates" if topic == "templates" else None)
     if first[0].lower() == "history":
         return HistoryRequest()
     if first[0].lower() == "scheduled":
@@ -181,6 +187,7 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
     images: list[str] = []
     file_url: str | None = None
     send_at: str | None = None
+    extra: dict[str, str] = {}  # --video, --template: once each
     while (nxt := scan.peek()) is not None:
         token = nxt[0]
         if token in _DASHES:
@@ -192,7 +199,7 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         if option not in _OPTIONS:
             if option.isalpha():
                 raise UsageError(
-                    f"Unknown option {token}: use --name, --image or --file "
+                    f"Unknown option {token}: use --name, --image, --video, --file, --template or --at "
                     "(put -- before a message that starts with a dash)."
                 )
             break
@@ -206,13 +213,17 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
             send_at = value
         elif option == "image":
             images.append(unwrap(value))
+        elif option in ("video", "template"):
+            if option in extra:
+                raise UsageError(f"Only one --{option} per message.")
+            extra[option] = unwrap(value)
         else:
             if file_url is not None:
                 raise UsageError("Only one --file per message.")
             file_url = unwrap(value)
 
     message = scan.rest().strip()
-    if not message and not images and file_url is None:
+    if not message and not images and file_url is None and not extra:
         return ComposeRequest(provider=provider, recipients=tuple(recipients), name=name)
     return SendRequest(
         recipients=tuple(recipients),
@@ -222,4 +233,6 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         image_urls=tuple(images),
         file_url=file_url,
         send_at=send_at,
+        template=extra.get("template"),
+        video_url=extra.get("video"),
     )

@@ -26,6 +26,7 @@ from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient, slack_call
 from bot.slack.outcome_reply import Replies
 from bot.slack.report import PrivateSink, SlackThreadReporter
+from bot.slack.whatsapp import templates_help, templates_line
 from bot.slack.zones import ZoneCache
 from bot.sociocs import SociocsClient
 from bot.tasks import Background
@@ -73,9 +74,13 @@ class Bot:
         if session is not None and not session.closed:
             await session.close()
 
-    def help(self) -> str:
+    def help(self, topic: str | None = None) -> str:
         s = self.settings
-        return help_text(s.channel_keys, s.default_provider, s.whatsapp_provider, s.max_recipients)
+        if topic == "templates":
+            return templates_help(self.service.rules.templates, list(s.channel_keys))
+        text = help_text(s.channel_keys, s.default_provider, s.whatsapp_provider, s.max_recipients)
+        line = templates_line(self.service.rules.templates)
+        return text if line is None else f"{text}\n{line}"
 
     def draft(self, raw: RawDraft) -> Draft:
         """The one place drafts are checked, for every entry point."""
@@ -94,6 +99,7 @@ class Bot:
             bot_user_id=self.bot_user_id,
             replies=self.replies,
             ledger=self.ledger,
+            window_known=self.service.window_known,
             **kw,
         )
 

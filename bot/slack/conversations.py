@@ -78,8 +78,10 @@ async def _refresh_summary(bot: Bot, record: SendRecord) -> None:
             name=first.name,
             image_urls=first.image_urls,
             file_url=first.file_url,
+            template=first.template,
+            video_url=first.video_url,
         )
-        blocks = parent_blocks(draft, record.user_id, dry_run=False)
+        blocks = parent_blocks(draft, record.user_id, dry_run=False, window_known=bot.service.window_known)
         line = delivery_line(records)
         if line:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})

@@ -17,6 +17,7 @@ from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import NothingToRetry, UnknownSend
 from bot.slack.scheduled_text import scheduled_note, when_text
 from bot.slack.text import defuse, escape, shown
+from bot.slack.whatsapp import summary_blocks
 from bot.sociocs.webhooks import IncomingMessage
 
 Block = dict[str, Any]
@@ -129,7 +130,7 @@ def summary_text(draft: Draft, sender_id: str | None) -> str:
     return f"{who} {verb} {draft.provider.label} to {to}"
 
 
-def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list[Block]:
+def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool, window_known: bool = True) -> list[Block]:
     """The top-level message: who, to whom, which provider, the text and the media."""
     blocks: list[Block] = [
         {
@@ -141,12 +142,14 @@ def parent_blocks(draft: Draft, sender_id: str | None, *, dry_run: bool) -> list
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": scheduled_note(draft.schedule)}})
     if draft.text:
         blocks.extend(quote_blocks(draft.text))
+    whatsapp_blocks, notes = summary_blocks(draft, window_known=window_known, quote=quote_blocks)
+    blocks.extend(whatsapp_blocks)
     media = [("Image: ", u, "") for u in draft.image_urls]
     if draft.file_url:
         media.append(("File: ", draft.file_url, ""))
     if media:
         blocks.extend(_sections(media))
-    context = [n for n in (segment_note(draft.provider, draft.text),) if n]
+    context = [n for n in (segment_note(draft.provider, draft.text),) if n] + notes
     if dry_run:
         context.append("Dry run: nothing is sent to Sociocs.")
     if context:

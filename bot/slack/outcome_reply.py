@@ -19,12 +19,14 @@ from bot.domain.draft import Draft
 from bot.domain.outcome import UNDELIVERED, Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import PhoneNumber
+from bot.domain.window import outside_window
 from bot.ledger import Ledger, ReplyState, Report, SendRecord, SendStatus
 from bot.sending import draft_from_record
 from bot.slack.messages import RETRY_ACTION, outcome_text
 from bot.slack.outbox import Outbox, PacedWebClient, paced_call, slack_call
 from bot.slack.scheduled_text import cancel_button, cancelled_line, scheduled_line
 from bot.slack.text import escape
+from bot.slack.whatsapp import outside_window_words, template_button
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ def _line(record: SendRecord) -> tuple[str, bool]:
         parts = (f"error {escape(code.lstrip('['))}" if code else "", f"“{escape(message)}”" if message else "")
         detail = " ".join(p for p in parts if p)
         line = f":x: Not delivered to {record.recipient} ({record.delivery_status})" + (f": {detail}" if detail else "")
+        if outside_window(record.provider, code.lstrip("[")):
+            return f"{line}. {outside_window_words()}", True
         return line + ". Press Retry to send it again.", True
     if record.status is SendStatus.SCHEDULED:
         return scheduled_line(record), False
@@ -95,6 +99,14 @@ def _line(record: SendRecord) -> tuple[str, bool]:
         payload = payload_for(draft_from_record(record), number, record.channel_key)
     prefix = f"<@{record.retried_by}> retried: " if record.retried_by else ""
     return prefix + outcome_text(number, payload, outcome), outcome.kind in (OutcomeKind.FAILED, OutcomeKind.UNKNOWN)
+
+
+def _accessory(record: SendRecord) -> Block:
+    """Retry, or for a message refused outside WhatsApp's 24-hour window, *Send a template*."""
+    code = (record.delivery_error or "").partition("] ")[0].lstrip("[")
+    if record.delivery_status in UNDELIVERED and outside_window(record.provider, code):
+        return template_button(record.id)
+    return _button(record.id)
 
 
 def _button(send_id: str, label: str = "Retry") -> Block:
@@ -161,7 +173,7 @@ def render(
                     "type": "section",
                     "block_id": f"retry:{record.id}",
                     "text": {"type": "mrkdwn", "text": pieces[-1]},
-                    "accessory": _button(record.id),
+                    "accessory": _accessory(record),
                 }
             )
         elif record.status is SendStatus.SCHEDULED and cancellable:

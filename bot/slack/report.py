@@ -81,6 +81,7 @@ class SlackThreadReporter:
         send_ids: tuple[str, ...] = (),
         replies: Replies | None = None,
         ledger: Ledger | None = None,
+        window_known: bool = True,
     ) -> None:
         """`summary` False skips the top-level summary (a retry reports in the existing thread);
         `prefix` starts every outcome line (e.g. who pressed Retry). With `send_ids` (in recipient
@@ -98,6 +99,7 @@ class SlackThreadReporter:
         self._summary_enabled = summary
         self._prefix = prefix
         self._send_ids = send_ids
+        self._window_known = window_known  # False: the summary says WhatsApp's 24-hour rule could not be checked
         self._replies = replies
         self._ledger = ledger
         self._managed = False
@@ -118,7 +120,7 @@ class SlackThreadReporter:
             self._client.chat_postMessage(
                 channel=self._channel,
                 text=self._summary,
-                blocks=parent_blocks(draft, self._sender, dry_run=self._dry_run),
+                blocks=parent_blocks(draft, self._sender, dry_run=self._dry_run, window_known=self._window_known),
                 thread_ts=self._thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,

@@ -30,9 +30,11 @@ from slack_sdk.models.views import View
 from bot.domain.draft import MAX_IMAGES, RawDraft
 from bot.domain.media import Attachment
 from bot.domain.providers import PROVIDER_ORDER, Provider
+from bot.domain.templates import Template
 from bot.slack.attachment_blocks import attachment_blocks
 from bot.slack.messages import segment_note
 from bot.slack.text import shown
+from bot.slack.whatsapp import state_template, state_template_values, video_block, with_template_blocks
 
 CALLBACK_ID = "sms_compose"
 INPUT_LIMIT = 3000  # Slack's cap on a plain_text_input's value and on private_metadata
@@ -75,6 +77,10 @@ class Prefill(BaseModel):
     file_url: str | None = None
     attachments: Sequence[Attachment] = ()  # the message's files, listed as removable attachments
     attachment_notes: Sequence[str] = ()  # the message's files that cannot be sent, and why
+    template: str | None = None  # a template of the chosen provider: its value inputs replace Message
+    template_values: Sequence[str] = ()
+    video_url: str | None = None
+    window: str | None = None  # WhatsApp's 24-hour window for the one recipient, when known
 
 
 def _text_hint() -> str:
@@ -99,6 +105,7 @@ def build_compose_view(
     prefill: Prefill | None = None,
     destination: str | None = None,
     max_recipients: int = 10,
+    templates: Sequence[Template] = (),
 ) -> dict[str, Any]:
     """The compose modal as a dict ready for views.open / views.update."""
     fill = prefill or Prefill()
@@ -171,7 +178,9 @@ def build_compose_view(
             element=PlainTextInputElement(action_id="file", initial_value=fill.file_url or None, max_length=2048),
         ),
     ]
+    blocks.append(video_block(fill.video_url))
     blocks.extend(attachment_blocks(fill.attachments, fill.attachment_notes))
+    blocks = with_template_blocks(blocks, templates, fill.template, fill.template_values, fill.window)
     if context.has_destination_picker:
         blocks.append(
             InputBlock(
@@ -277,6 +286,9 @@ def raw_draft_from_state(values: Mapping[str, Any]) -> RawDraft:
         name=state_text(values, "name") or None,
         image_urls=[u for u in re.split(r"\s+", state_text(values, "images")) if u],
         file_url=state_text(values, "file") or None,
+        template=state_template(values),
+        template_values=state_template_values(values),
+        video_url=state_text(values, "video") or None,
     )
 
 

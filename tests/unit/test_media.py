@@ -363,7 +363,7 @@ async def test_typing_in_the_form_keeps_the_message_files_listed(make_app: Any):
     updated = app.slack.calls_to("views.update")[-1].args["view"]
     updated = updated if isinstance(updated, dict) else json.loads(updated)
     ids = [b.get("block_id") for b in updated["blocks"]]
-    assert ids[ids.index("file") + 1 :][:3] == ["attachment_files", "attachment_notes", "attachments"]
+    assert ids[ids.index("video") + 1 :][:3] == ["attachment_files", "attachment_notes", "attachments"]
     notes = next(b for b in updated["blocks"] if b.get("block_id") == "attachment_notes")
     assert "notes.txt is not a JPEG, PNG or GIF image or a PDF" in json.dumps(notes)
     number = new_number()

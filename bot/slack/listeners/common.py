@@ -4,10 +4,13 @@ mention's text checked and recorded for one customer."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.draft import Draft, DraftError, Problem, RawDraft
+from bot.domain.phone import InvalidNumber, parse_number
 from bot.domain.providers import Provider
+from bot.domain.window import state as window_state
 from bot.ledger import ThreadCustomer
 from bot.sending import Accepted, Requester
 from bot.slack.context import Bot
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 def compose_view(bot: Bot, context: ComposeContext, prefill: Prefill | None, destination: str | None) -> dict[str, Any]:
     s = bot.settings
     providers = list(s.channel_keys) or ([s.default_provider] if s.default_provider else [])
+    chosen = (prefill.provider if prefill else None) or s.default_provider
+    templates = bot.service.rules.templates.for_provider(chosen) if chosen else []
     return build_compose_view(
         providers=providers,
         default_provider=s.default_provider,
@@ -29,14 +34,30 @@ def compose_view(bot: Bot, context: ComposeContext, prefill: Prefill | None, des
         prefill=prefill,
         destination=destination,
         max_recipients=s.max_recipients,
+        templates=templates,
     )
+
+
+async def with_window(bot: Bot, prefill: Prefill | None) -> Prefill | None:
+    """The prefill with WhatsApp's 24-hour window for its one recipient, when webhooks let us know it."""
+    s = bot.settings
+    provider = (prefill.provider if prefill else None) or s.default_provider
+    recipients = [r for r in (prefill.recipients if prefill else ()) if r.strip()]
+    if prefill is None or provider is None or provider.is_sms or not bot.service.window_known or len(recipients) != 1:
+        return prefill
+    try:
+        number = parse_number(recipients[0], s.default_region)
+    except InvalidNumber:
+        return prefill
+    last = await bot.service.last_written(provider, number.e164)
+    return prefill.model_copy(update={"window": window_state(last, datetime.now(UTC).replace(tzinfo=None))})
 
 
 async def open_compose(
     bot: Bot, trigger_id: str, context: ComposeContext, prefill: Prefill | None = None, destination: str | None = None
 ) -> None:
     """views.open right after the acknowledgement, inside Slack's 3-second trigger window."""
-    view = compose_view(bot, context, prefill, destination)
+    view = compose_view(bot, context, await with_window(bot, prefill), destination)
     await slack_call(bot.client.views_open(trigger_id=trigger_id, view=view), "open the compose form")
 
 

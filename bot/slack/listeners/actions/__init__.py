@@ -11,8 +11,10 @@ from bot.slack.listeners.actions.compose import compose_changed
 from bot.slack.listeners.actions.mention_choice import choice_pressed
 from bot.slack.listeners.actions.reply import reply_pressed
 from bot.slack.listeners.actions.retry import retry_pressed
+from bot.slack.listeners.actions.template import template_pressed
 from bot.slack.messages import CANCEL_ACTION, CHOOSE_PREFIX, REPLY_ACTION, RETRY_ACTION
 from bot.slack.scheduled_text import CANCEL_SCHEDULED_ACTION
+from bot.slack.whatsapp import TEMPLATE_ACTION, TEMPLATE_BLOCK, VALUE_PREFIX
 
 
 def register(app: AsyncApp) -> None:
@@ -23,3 +25,7 @@ def register(app: AsyncApp) -> None:
     # Typing in Message (or changing the provider) updates the SMS segment count below it.
     app.block_action({"action_id": "text", "block_id": "text"})(compose_changed)
     app.block_action({"action_id": "provider", "block_id": "provider"})(compose_changed)
+    # WhatsApp: picking a template, or typing its values, redraws the form (inputs and preview).
+    app.block_action({"action_id": TEMPLATE_BLOCK, "block_id": TEMPLATE_BLOCK})(compose_changed)
+    app.block_action({"action_id": re.compile(rf"^{VALUE_PREFIX}\d+$")})(compose_changed)
+    app.action(TEMPLATE_ACTION)(template_pressed)

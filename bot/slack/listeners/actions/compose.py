@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
 from bot.slack.attachment_blocks import carry_message_files
 from bot.slack.context import Bot, bot_of
-from bot.slack.listeners.common import compose_view
+from bot.slack.listeners.common import compose_view, with_window
 from bot.slack.outbox import slack_call
 from bot.slack.views import CALLBACK_ID, ComposeContext, Prefill, state_destination, state_provider, state_text
+from bot.slack.whatsapp import state_template, state_template_values
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,15 @@ async def _refresh(bot: Bot, body: dict[str, Any]) -> None:
         text=state_text(values, "text"),
         image_urls=[state_text(values, "images")] if state_text(values, "images") else [],
         file_url=state_text(values, "file") or None,
+        template=state_template(values),
+        template_values=state_template_values(values),
+        video_url=state_text(values, "video") or None,
     )
     context = ComposeContext.load(view.get("private_metadata"))
+    recipients = [r for r in re.split(r"[,\n;]+", prefill.recipients[0]) if r.strip()] if prefill.recipients else []
+    windowed = await with_window(bot, prefill.model_copy(update={"recipients": recipients}))
+    if windowed is not None and windowed.window:
+        prefill = prefill.model_copy(update={"window": windowed.window})
     await slack_call(
         bot.client.views_update(
             view_id=view.get("id"),

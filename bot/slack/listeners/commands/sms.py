@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
+from bot.domain.templates import split_values
 from bot.ledger import SendStatus
 from bot.sending import Accepted, Requester, with_draft
 from bot.slack.command import (
@@ -33,13 +34,18 @@ from bot.slack.zones import ZoneUnknown
 
 
 def raw_draft(request: SendRequest, names: dict[str, str] | None = None) -> RawDraft:
+    text = decode(request.message, names)
+    template = request.template is not None  # the message is then the template's values
     return RawDraft(
         recipients=request.recipients,
-        text=decode(request.message, names),
+        text="" if template else text,
         provider=request.provider,
         name=request.name,
         image_urls=request.image_urls,
         file_url=request.file_url,
+        template=request.template,
+        template_values=split_values(text) if template else (),
+        video_url=request.video_url,
     )
 
 
@@ -59,7 +65,7 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         await ack(response_type="ephemeral", text=f":warning: {shown(str(exc))}\n\n{bot.help()}")
         return
     if isinstance(parsed, HelpRequest):
-        await ack(response_type="ephemeral", text=bot.help())
+        await ack(response_type="ephemeral", text=bot.help(parsed.topic))
         return
     if isinstance(parsed, HistoryRequest):
         await ack(response_type="ephemeral", text=await _history(bot, str(command.get("user_id"))))
