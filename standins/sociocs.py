@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.standins._server import LocalServer
+from standins import sociocs_contacts
 
 PROVIDERS = ("twlo", "twlowa", "gswa")
 _FIELDS = {
@@ -75,12 +76,14 @@ class SociocsStandin(LocalServer):
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._subscription_ids: dict[str, int] = {}
+        self.contacts_data = sociocs_contacts.ContactsData()
 
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/message", self._message)
         app.router.add_get("/channels", self._channels)
         app.router.add_post("/webhook-subscriptions", self._subscribe)
+        sociocs_contacts.routes(self, app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -88,6 +91,23 @@ class SociocsStandin(LocalServer):
         """Answer the next requests to `to` (E.164 as sent) with `replies`, in order, then normally."""
         with self._lock:
             self._scripts[to].extend(replies)
+
+    def add_contact(self, number: str, name: str, *, blocked: bool = False) -> None:
+        """A Sociocs contact (`number` in E.164), found by search, get and isblocked."""
+        digits = number.lstrip("+")
+        with self._lock:
+            ident = len(self.contacts_data.contacts) + 1
+            self.contacts_data.contacts[digits] = sociocs_contacts.contact_object(digits, name, blocked, ident)
+
+    def add_team_member(self, **member: Any) -> None:
+        """A team member as GET /team-members returns it (its fields are up to the test)."""
+        with self._lock:
+            self.contacts_data.team_members.append(dict(member))
+
+    def script_search(self, *replies: Reply) -> None:
+        """Answer the next contact searches with `replies` (an error, or a delay), then normally."""
+        with self._lock:
+            self.contacts_data.search_replies.extend(replies)
 
     def subscriptions(self) -> list[SociocsCall]:
         return [c for c in self.calls if c.path == "/webhook-subscriptions"]

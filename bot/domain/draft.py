@@ -90,6 +90,7 @@ class RawDraft:
     name: str | None = None
     image_urls: Sequence[str] = ()
     file_url: str | None = None
+    save_contact: bool = False  # --save / the form's checkbox: Sociocs saves the recipient (#14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ class Draft:
     name: str | None = None
     image_urls: tuple[str, ...] = field(default_factory=tuple)
     file_url: str | None = None
+    save_contact: bool = False
 
 
 def check_url(text: str) -> str:
@@ -193,4 +195,5 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
         name=name,
         image_urls=tuple(dict.fromkeys(images)),
         file_url=file_url,
+        save_contact=raw.save_contact,
     )

@@ -23,6 +23,8 @@ class MessagePayload(BaseModel):
     image_url: str | None = None
     image_urls: list[str] | None = None
     file_url: str | None = None
+    user_id: str | None = None  # the Sociocs team member shown as the sender (#14)
+    contact_saving: dict[str, Any] | None = None  # {"save": true}: save the recipient as a contact (#14)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -48,4 +50,5 @@ def payload_for(draft: Draft, recipient: PhoneNumber, channel_key: str) -> Messa
         image_url=images[0] if len(images) == 1 else None,
         image_urls=images if len(images) > 1 else None,
         file_url=draft.file_url,
+        contact_saving={"save": True} if draft.save_contact else None,
     )

@@ -48,3 +48,18 @@ class NameResolver:
             name = info.get("name") or ident
         self._cache[ident] = (now + self._ttl, str(name))
         return str(name)
+
+    async def email_of(self, user_id: str) -> str | None:
+        """The person's profile e-mail (users.info; needs the users:read.email scope), cached like names."""
+        key = f"email:{user_id}"
+        cached = self._cache.get(key)
+        now = time.monotonic()
+        if cached and cached[0] > now:
+            return cached[1] or None
+        found = await slack_call(self._client.users_info(user=user_id), f"look up {user_id}", level=logging.INFO)
+        if found is None:
+            return None  # not cached: Slack may answer next time
+        profile = (found.get("user") or {}).get("profile") or {}
+        email = str(profile.get("email") or "")
+        self._cache[key] = (now + self._ttl, email)
+        return email or None

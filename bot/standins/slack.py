@@ -176,6 +176,8 @@ class SlackWorkspace:
     # chat.postMessage into these channels fails with the given error (e.g. "not_in_channel").
     closed_channels: dict[str, str] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    # users.info shows `profile.email` for these users (Slack does with the users:read.email scope).
+    emails: dict[str, str] = field(default_factory=dict)
 
 
 class SlackStandin(LocalServer):
@@ -426,7 +428,10 @@ class SlackStandin(LocalServer):
         name = self.workspace.users.get(user)
         if name is None:
             return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": {"id": user, "name": name, "profile": {"display_name": name, "real_name": name}}}
+        profile = {"display_name": name, "real_name": name}
+        if user in self.workspace.emails:
+            profile["email"] = self.workspace.emails[user]
+        return {"ok": True, "user": {"id": user, "name": name, "profile": profile}}
 
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = str(args.get("usergroup", ""))
