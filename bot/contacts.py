@@ -125,7 +125,9 @@ class ContactsService:
     def available(self) -> bool:
         return self._api is not None
 
-    async def search(self, query: str, *, limit: int = MAX_CHOICES, timeout: float = SEARCH_TIMEOUT) -> tuple[Match, ...]:
+    async def search(
+        self, query: str, *, limit: int = MAX_CHOICES, timeout: float = SEARCH_TIMEOUT
+    ) -> tuple[Match, ...]:
         """Contacts matching `query`, most relevant first; ContactsUnavailable when Sociocs cannot say."""
         if self._api is None:
             raise ContactsUnavailable("no Sociocs API key (dry run)")
@@ -232,4 +234,3 @@ class ContactsService:
         members = await self.team_members()
         known = {e for m in members if (e := _email_of(m))}
         return sum(1 for user, email in emails.items() if user in self._user_map or email.lower() in known)
-

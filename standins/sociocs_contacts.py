@@ -65,7 +65,9 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
         from standins.sociocs import SociocsCall
 
         ok = standin._apikey_ok(request)
-        standin._record(SociocsCall(request.method, request.path, body if body is not None else dict(request.query), ok))
+        standin._record(
+            SociocsCall(request.method, request.path, body if body is not None else dict(request.query), ok)
+        )
         if standin.latency:
             await asyncio.sleep(standin.latency)
         return None if ok else _bad("Invalid API key.", 401)
@@ -127,9 +129,7 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
             if digits is None:
                 return _bad("Invalid phone number.")
             with standin._lock:
-                contact = data.contacts.setdefault(
-                    digits, contact_object(digits, "", False, len(data.contacts) + 1)
-                )
+                contact = data.contacts.setdefault(digits, contact_object(digits, "", False, len(data.contacts) + 1))
                 contact["is_blocked"] = 1 if blocked else 0
             return _ok(None)
 

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.config import Settings
+from bot.contacts import ContactsService
 from bot.conversations import ConversationService
 from bot.domain.draft import Draft, RawDraft, make_draft
 from bot.domain.outcome import Outcome
 from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
+from bot.slack.blocked import without_blocked
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient, slack_call
@@ -48,6 +50,7 @@ class Bot:
     replies: Replies
     bot_user_id: str | None = None
     live_instances: int = 1  # bot processes sharing Slack's rate limits (refreshed by the recovery sweep)
+    contacts: ContactsService = field(default_factory=lambda: ContactsService(None))  # Sociocs contacts (#14)
 
     @property
     def ledger(self) -> Ledger:
@@ -88,7 +91,13 @@ class Bot:
     async def deliver(
         self, accepted: Accepted, *, channel_id: str, private: PrivateSink, thread_ts: str | None = None
     ) -> None:
-        """Send an accepted draft and report it in `channel_id` (in `thread_ts` when given)."""
+        """Send an accepted draft and report it in `channel_id` (in `thread_ts` when given).
+
+        Recipients Sociocs has blocked are left out first (recorded as not sent, told privately)."""
+        kept = await without_blocked(accepted, self.contacts, self.ledger, private)
+        if kept is None:
+            return
+        accepted = kept
         reporter = self.reporter(
             channel_id=channel_id,
             sender_id=accepted.requester.user_id,

@@ -15,6 +15,7 @@ from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
 from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import NothingToRetry, UnknownSend
+from bot.slack.contact_texts import is_opt_out, opt_out_blocks
 from bot.slack.text import defuse, escape, shown
 from bot.sociocs.webhooks import IncomingMessage
 
@@ -356,5 +357,7 @@ def customer_blocks(
             ],
         }
     )
+    if is_opt_out(message.text):  # STOP and kin: marked, with a Block button for admins (#14)
+        blocks.extend(opt_out_blocks(message.number, provider.value))
     fallback = f"{head}: {shown(message.text or '')}"[:3000]
     return fallback, blocks

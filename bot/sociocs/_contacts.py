@@ -68,7 +68,9 @@ class ContactsMixin:
 
     _http: httpx.AsyncClient
 
-    async def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+    async def _call(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
         """One call; the `data` of a success answer, or ContactsError."""
         extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout, pool=None)}
         try:

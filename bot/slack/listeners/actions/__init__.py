@@ -6,7 +6,10 @@ import re
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.slack.contact_texts import BLOCK_ACTION, CONTACT_CANCEL, CONTACT_CHOICE_PREFIX
+from bot.slack.listeners.actions.block_number import block_pressed
 from bot.slack.listeners.actions.compose import compose_changed
+from bot.slack.listeners.actions.contact_choice import contact_chosen
 from bot.slack.listeners.actions.mention_choice import choice_pressed
 from bot.slack.listeners.actions.reply import reply_pressed
 from bot.slack.listeners.actions.retry import retry_pressed
@@ -20,3 +23,5 @@ def register(app: AsyncApp) -> None:
     # Typing in Message (or changing the provider) updates the SMS segment count below it.
     app.block_action({"action_id": "text", "block_id": "text"})(compose_changed)
     app.block_action({"action_id": "provider", "block_id": "provider"})(compose_changed)
+    app.action(re.compile(rf"^({re.escape(CONTACT_CHOICE_PREFIX)}\d+|{CONTACT_CANCEL})$"))(contact_chosen)
+    app.action(BLOCK_ACTION)(block_pressed)

@@ -11,8 +11,17 @@ from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.ledger import SendStatus
 from bot.sending import Accepted, Requester, with_draft
-from bot.slack.command import ComposeRequest, HelpRequest, HistoryRequest, SendRequest, UsageError, parse_command
+from bot.slack.command import (
+    BlockRequest,
+    ComposeRequest,
+    HelpRequest,
+    HistoryRequest,
+    SendRequest,
+    UsageError,
+    parse_command,
+)
 from bot.slack.context import Bot, bot_of
+from bot.slack.listeners.commands.contacts import block_command, names_command
 from bot.slack.listeners.common import open_compose
 from bot.slack.messages import history_text, refusal_text
 from bot.slack.report import ephemeral
@@ -28,6 +37,7 @@ def raw_draft(request: SendRequest, names: dict[str, str] | None = None) -> RawD
         name=request.name,
         image_urls=request.image_urls,
         file_url=request.file_url,
+        save_contact=request.save,
     )
 
 
@@ -55,7 +65,21 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
     if isinstance(parsed, ComposeRequest):
         await _compose(bot, ack, command, parsed)
         return
+    if isinstance(parsed, BlockRequest):
+        await block_command(bot, ack, command, parsed)
+        return
     who = requester(command)
+    if parsed.contact_names:  # looked up after the acknowledgement
+        await names_command(
+            bot,
+            ack,
+            parsed,
+            lambda names: raw_draft(parsed, names),
+            who,
+            respond,
+            lambda accepted: _send(bot, parsed, accepted, respond),
+        )
+        return
     try:
         draft = bot.draft(raw_draft(parsed))
         # Written down before Slack hears "ok": an acknowledged command survives any crash. The
