@@ -113,6 +113,7 @@ METHOD_TIER = {
     "users.info": 4,
     "conversations.info": 3,
     "usergroups.users.list": 2,
+    "users.list": 2,
     "auth.test": 4,
     "apps.connections.open": 1,
 }
@@ -432,6 +433,15 @@ class SlackStandin(LocalServer):
         if user in self.workspace.emails:
             profile["email"] = self.workspace.emails[user]
         return {"ok": True, "user": {"id": user, "name": name, "profile": profile}}
+
+    def _m_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        members = []
+        for user, name in self.workspace.users.items():
+            profile = {"display_name": name, "real_name": name}
+            if user in self.workspace.emails:
+                profile["email"] = self.workspace.emails[user]
+            members.append({"id": user, "name": name, "deleted": False, "is_bot": False, "profile": profile})
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = str(args.get("usergroup", ""))
