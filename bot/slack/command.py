@@ -242,7 +242,7 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         if option not in _OPTIONS:
             if option.isalpha():
                 raise UsageError(
-                    f"Unknown option {token}: use --name, --image, --file or --save "
+                    f"Unknown option {token}: use --name, --image or --file "
                     "(put -- before a message that starts with a dash)."
                 )
             break
