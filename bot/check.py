@@ -117,12 +117,12 @@ async def _contacts(settings: Settings, sociocs: SociocsClient, line: Callable[[
             "(Slack e-mails could not be read: add the users:read.email scope)",
         )
         return
-    mapped = await service.mapped_users(emails)
+    by_map, by_email = await service.mapped_users(emails)
     line(
         True,
         what,
-        f"{len(members)} team member(s); {mapped} of {len(emails)} Slack user(s) map to one "
-        f"({by_map} by SOCIOCS_USER_MAP, the others by e-mail)",
+        f"{len(members)} team member(s); {by_map + by_email} Slack user(s) map to one "
+        f"({by_map} by SOCIOCS_USER_MAP, {by_email} by e-mail of {len(emails)} with a readable e-mail)",
     )
 
 

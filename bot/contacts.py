@@ -229,8 +229,10 @@ class ContactsService:
         )
         return None
 
-    async def mapped_users(self, emails: Mapping[str, str]) -> int:
-        """How many of the Slack users (id → e-mail) map to a team member, by the map or by e-mail."""
+    async def mapped_users(self, emails: Mapping[str, str]) -> tuple[int, int]:
+        """How many Slack users map to a team member: (by SOCIOCS_USER_MAP, by e-mail among `emails`,
+        Slack user id → e-mail, leaving out those the map already names)."""
         members = await self.team_members()
         known = {e for m in members if (e := _email_of(m))}
-        return sum(1 for user, email in emails.items() if user in self._user_map or email.lower() in known)
+        by_email = sum(1 for user, email in emails.items() if user not in self._user_map and email.lower() in known)
+        return len(self._user_map), by_email
