@@ -106,7 +106,8 @@ def quote_blocks(text: str) -> list[Block]:
 
 
 def _recipient(number: PhoneNumber, name: str | None) -> str:
-    return f"*{number.e164}*" + (f" ({shown(name)})" if name else "")
+    """`Jane Doe (*+16175551212*)` with a name (the customer as people know them, #14), else the number."""
+    return f"{shown(name)} (*{number.e164}*)" if name else f"*{number.e164}*"
 
 
 def segment_note(provider: Provider, text: str) -> str | None:
