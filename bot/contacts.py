@@ -36,6 +36,8 @@ class ContactsApi(Protocol):
 
     async def is_blocked(self, number: str, *, timeout: float | None = None) -> bool: ...
 
+    async def get_contact(self, number: str, *, timeout: float | None = None) -> Contact | None: ...
+
     async def set_blocked(self, number: str, blocked: bool) -> None: ...
 
     async def team_members(self) -> list[dict[str, Any]]: ...
@@ -120,6 +122,7 @@ class ContactsService:
         self._blocked: TtlCache[str, bool] = TtlCache(BLOCKED_TTL, size=10000)
         self._team: TtlCache[str, list[dict[str, Any]]] = TtlCache(TEAM_TTL, size=1)
         self._team_lock = asyncio.Lock()
+        self._names: TtlCache[str, str] = TtlCache(BLOCKED_TTL, size=10000)  # number → name ("" for none)
 
     @property
     def available(self) -> bool:
@@ -170,6 +173,23 @@ class ContactsService:
             return None
         self._blocked.put(number, blocked)
         return blocked
+
+    async def contact_name(self, number: str) -> str | None:
+        """The name of the Sociocs contact with this number (GET /contacts/{phone}, cached); None when
+        there is none or Sociocs cannot say quickly (the send goes on without it)."""
+        if self._api is None:
+            return None
+        cached = self._names.get(number)
+        if cached is not None:
+            return cached or None
+        try:
+            contact = await self._api.get_contact(number, timeout=TYPEAHEAD_TIMEOUT)
+        except ContactsError as exc:
+            log.info("could not look up a contact's name: %s", exc)
+            return None
+        name = (contact.name or "").strip() if contact is not None else ""
+        self._names.put(number, name)
+        return name or None
 
     async def set_blocked(self, number: str, blocked: bool) -> None:
         """Block or unblock in Sociocs (ContactsUnavailable on failure); the cache follows at once."""

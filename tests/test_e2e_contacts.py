@@ -371,3 +371,34 @@ def test_no_full_number_in_the_logs(cbot: RunningBot, slack: SlackStandin, socio
     for full in (number, blocked, number.lstrip("+"), blocked.lstrip("+")):
         assert full not in logs
     assert "eve.email@example.com" not in logs.lower()
+
+
+def test_a_number_of_a_known_contact_shows_its_name(
+    cbot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin
+) -> None:
+    number, name = new_number(), unique_name("Known <@U0OTHER>")
+    sociocs.add_contact(number, name)
+    cbot.command(f"{number} Your table is ready")
+    parent, _ = wait_outcome(slack, number)
+    assert f"{name.replace('<', '&lt;').replace('>', '&gt;')} (*{number}*)" in parent.args["text"]
+    assert bodies(sociocs, number)[0]["name"] == name
+    unknown = new_number()
+    cbot.command(f"{unknown} hi")
+    parent, _ = wait_outcome(slack, unknown)
+    assert f"to *{unknown}*" in parent.args["text"] and "name" not in bodies(sociocs, unknown)[0]
+
+
+def test_a_recipient_blocked_since_is_not_retried(
+    cbot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin
+) -> None:
+    from tests.test_e2e_guardrails import press_retry
+
+    number = new_number()
+    sociocs.script(number, Reply(status=500, body=error_body("Server error.")))
+    cbot.command(f"{number} first try")
+    _, reply = wait_outcome(slack, number)
+    cbot.command(f"block {number}", user=ADMIN)  # through the bot: its isblocked cache follows at once
+    slack.wait_for(lambda calls: any(f"blocked *{number}*" in str(c.args.get("text")) for c in calls))
+    press_retry(cbot, slack, reply, "U0SENDER", "c-retry-blocked")
+    privately(slack, "c-retry-blocked", "blocked in Sociocs")
+    assert len(bodies(sociocs, number)) == 1

@@ -6,6 +6,7 @@ with `bot_of(context)`, so they are plain functions, not closures over the bot.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from bot.domain.draft import Draft, RawDraft, make_draft
 from bot.domain.outcome import Outcome
 from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
-from bot.slack.blocked import without_blocked
+from bot.slack.before_send import with_contact_name, without_blocked
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient, slack_call
@@ -93,11 +94,14 @@ class Bot:
     ) -> None:
         """Send an accepted draft and report it in `channel_id` (in `thread_ts` when given).
 
-        Recipients Sociocs has blocked are left out first (recorded as not sent, told privately)."""
-        kept = await without_blocked(accepted, self.contacts, self.ledger, private)
+        Recipients Sociocs has blocked are left out first (recorded as not sent, told privately), and a
+        lone recipient with no name typed gets its Sociocs contact's name."""
+        kept, named = await asyncio.gather(
+            without_blocked(accepted, self.contacts, self.ledger, private), with_contact_name(accepted, self.contacts)
+        )
         if kept is None:
             return
-        accepted = kept
+        accepted = named if kept is accepted else kept  # a lone recipient is either kept whole or refused
         reporter = self.reporter(
             channel_id=channel_id,
             sender_id=accepted.requester.user_id,

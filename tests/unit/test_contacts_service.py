@@ -34,6 +34,10 @@ class FakeApi:
             raise ContactsError("HTTP 503: down")
         return self.blocked.get(number, False)
 
+    async def get_contact(self, number: str, *, timeout: float | None = None) -> Contact | None:
+        self.calls.append(f"get {number}")
+        return next((c for c in self.contacts if c.e164 == number), None)
+
     async def set_blocked(self, number: str, blocked: bool) -> None:
         self.calls.append(f"block {number} {blocked}")
         self.blocked[number] = blocked
@@ -133,3 +137,13 @@ async def test_the_client_puts_digits_in_paths_and_refuses_short_queries() -> No
         "GET /contacts/search?query=ja&limit=20 k:1",
         "GET /team-members? k:1",
     ]
+
+
+async def test_a_contacts_name_is_looked_up_once_and_none_is_remembered_too() -> None:
+    api = FakeApi(contacts=[Contact(name=" Jane Doe ", phone_number="16175551212")])
+    service = ContactsService(api)
+    assert await service.contact_name("+16175551212") == "Jane Doe"
+    assert await service.contact_name("+16175551212") == "Jane Doe"
+    assert await service.contact_name("+16175550000") is None
+    assert await service.contact_name("+16175550000") is None
+    assert api.calls == ["get +16175551212", "get +16175550000"]

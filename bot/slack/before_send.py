@@ -1,8 +1,12 @@
-"""Blocked numbers are not texted: before a send goes out, each recipient is checked with Sociocs's
-isblocked (cached), and a blocked one is recorded as not sent and told privately; the others go.
+"""What is checked and filled in just before a send goes out, from Sociocs's contacts (#14).
 
-If Sociocs cannot say, the message goes: Sociocs itself only holds back bulk and automated messages
-from a blocked contact, so a lookup failure must not stop a person's own message.
+Blocked numbers are not texted: each recipient is checked with Sociocs's isblocked (cached), and a
+blocked one is recorded as not sent and told privately; the others go. If Sociocs cannot say, the
+message goes: Sociocs itself only holds back bulk and automated messages from a blocked contact, so a
+lookup failure must not stop a person's own message.
+
+A send to one number with no name typed gets the name of its Sociocs contact, so the summary shows who
+the customer is (several recipients share one draft, hence one name: they are left as typed).
 """
 
 from __future__ import annotations
@@ -47,3 +51,12 @@ async def without_blocked(
         return None
     draft = replace(accepted.draft, recipients=tuple(r for r, _ in kept))
     return replace(accepted, draft=draft, send_ids=tuple(s for _, s in kept))
+
+
+async def with_contact_name(accepted: Accepted, contacts: ContactsService) -> Accepted:
+    """The send with its lone recipient's contact name, when none was typed and Sociocs knows one."""
+    draft = accepted.draft
+    if draft.name or len(draft.recipients) != 1 or not contacts.available:
+        return accepted
+    name = await contacts.contact_name(draft.recipients[0].e164)
+    return replace(accepted, draft=replace(draft, name=name)) if name else accepted
