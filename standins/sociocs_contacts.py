@@ -93,7 +93,8 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
         if not 1 <= limit <= 20 or offset < 0:
             return _bad("limit must be between 1 and 20.")
         wanted = query.strip().lower()
-        digits = "".join(ch for ch in wanted if ch.isdigit())
+        # A query written like a number (digits, +, spaces, dashes, brackets) matches numbers too.
+        digits = "".join(ch for ch in wanted if ch.isdigit()) if re.fullmatch(r"[\d+\s().-]+", wanted) else ""
         with standin._lock:
             found = [
                 c

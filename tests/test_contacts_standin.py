@@ -49,3 +49,26 @@ def test_team_members(sociocs: SociocsStandin) -> None:
     sociocs.add_team_member(id="tm-standin", email="Standin@Example.com", name="Stan")
     members = _get(sociocs, "/team-members").json()["data"]
     assert {"id": "tm-standin", "email": "Standin@Example.com", "name": "Stan"} in members
+
+
+def test_the_slack_standin_knows_what_an_options_answer_may_hold() -> None:
+    from bot.standins.slack import options_problem
+
+    def option(text: str, value: str = "v") -> dict[str, object]:
+        return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+    assert options_problem({"options": [option("Jane Doe (+1617***1212)", "+16175551212|Jane Doe")]}) is None
+    assert options_problem({"options": []}) is None
+    assert options_problem({"options": [option("x" * 76)]}) is not None
+    assert options_problem({"options": [option("x", "v" * 151)]}) is not None
+    assert options_problem({"options": [option("x")] * 101}) is not None
+    assert options_problem({"options": [{"text": {"type": "mrkdwn", "text": "x"}, "value": "v"}]}) is not None
+    assert options_problem({}) is not None
+
+
+def test_search_by_number_matches_digits_and_a_name_query_does_not(sociocs: SociocsStandin) -> None:
+    number = new_number()
+    sociocs.add_contact(number, "Numbered Person Zq")
+    found = _get(sociocs, "/contacts/search", query=number[-7:]).json()["data"]
+    assert "Numbered Person Zq" in [c["name"] for c in found]
+    assert _get(sociocs, "/contacts/search", query=f"Zzz {number[-4:]}").json()["data"] == []  # names only

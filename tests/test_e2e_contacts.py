@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.standins.slack import options_problem
 from standins import SlackCall, SlackStandin, SociocsStandin
 from standins.sociocs import Reply, error_body
 from tests.conftest import (
@@ -197,6 +198,7 @@ def options_request(bot: RunningBot, value: str) -> Any:
         "/slack/events", content=body, headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
     )
     assert response.status_code == 200 and time.monotonic() - started < 3
+    assert options_problem(response.json()) is None, response.json()
     return response.json()
 
 

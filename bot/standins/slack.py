@@ -145,6 +145,32 @@ class TokenBucket:
         return (1 - self.tokens) / self.rate
 
 
+MAX_OPTIONS = 100  # an options request's answer: at most 100 options (each text ≤ 75, value ≤ 150)
+
+
+def options_problem(answer: Any) -> str | None:
+    """Why Slack would show nothing for this answer to an options request (block_suggestion), or None.
+
+    Slack takes `{"options": [...]}` of option objects (plain_text text of at most 75 characters, a value
+    of at most 150) or `{"option_groups": [...]}`, at most 100 options, within 3 seconds."""
+    from slack_sdk.models.blocks import Option
+
+    if not isinstance(answer, dict) or not isinstance(answer.get("options", answer.get("option_groups")), list):
+        return "not an object with options or option_groups"
+    options = answer.get("options") or [o for g in answer.get("option_groups") or [] for o in g.get("options", [])]
+    if len(options) > MAX_OPTIONS:
+        return f"more than {MAX_OPTIONS} options"
+    for option in options:
+        text = (option.get("text") or {}) if isinstance(option, dict) else {}
+        if text.get("type") != "plain_text" or not isinstance(option.get("value"), str):
+            return "an option needs plain_text text and a string value"
+        try:
+            Option(value=option["value"], text=text.get("text")).validate_json()
+        except SlackObjectFormationError as exc:
+            return str(exc)
+    return None
+
+
 def block_problem(blocks: Any) -> str | None:
     """Why Slack would refuse these message blocks (50 blocks, 3,000 characters of section text), or None."""
     if isinstance(blocks, str):
