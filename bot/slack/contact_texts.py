@@ -72,9 +72,8 @@ def choice_blocks(
     )
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": intro, "verbatim": True}}]
     if text:
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": "> " + shown(text)[:2800], "verbatim": True}}
-        )
+        quoted_text = "\n".join(f"> {line}" for line in shown(text).split("\n"))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quoted_text[:2900], "verbatim": True}})
     buttons: list[dict[str, Any]] = [
         {
             "type": "button",
