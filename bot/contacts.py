@@ -123,6 +123,8 @@ class ContactsService:
         self._team: TtlCache[str, list[dict[str, Any]]] = TtlCache(TEAM_TTL, size=1)
         self._team_lock = asyncio.Lock()
         self._names: TtlCache[str, str] = TtlCache(BLOCKED_TTL, size=10000)  # number → name ("" for none)
+        self._senders: TtlCache[str, str] = TtlCache(TEAM_TTL)  # Slack user → team member id ("" for none)
+        self._senders_lock = asyncio.Lock()  # one lookup at a time: a send to ten people asks once
 
     @property
     def available(self) -> bool:
@@ -225,13 +227,28 @@ class ContactsService:
             return self._user_map[slack_user_id]
         if self._api is None or self._email_of is None:
             return None
+        known = self._senders.get(slack_user_id)
+        if known is not None:
+            return known or None
+        async with self._senders_lock:  # only misses wait here
+            known = self._senders.get(slack_user_id)
+            if known is None:
+                found = await self._by_email(slack_user_id)
+                if found is None:
+                    return None  # not known either way (a lookup failed): ask again next time
+                self._senders.put(slack_user_id, found)
+                known = found
+        return known or None
+
+    async def _by_email(self, slack_user_id: str) -> str | None:
+        """The team member with the Slack user's e-mail: its id, "" when none has it, None when unknown."""
         try:
-            email = await self._email_of(slack_user_id)
+            email = await self._email_of(slack_user_id) if self._email_of is not None else None
         except Exception as exc:  # a Slack lookup must never stop a send
             log.warning("could not read the e-mail of %s: %s", slack_user_id, type(exc).__name__)
             return None
         if not email:
-            return None
+            return ""
         try:
             members = await self.team_members()
         except ContactsUnavailable as exc:
@@ -240,14 +257,14 @@ class ContactsService:
         wanted = email.strip().lower()
         for member in members:
             if _email_of(member) == wanted:
-                return _id_of(member)
+                return _id_of(member) or ""
         log.info(
             "no Sociocs team member has the e-mail of %s; %d team members, with the fields %s",
             slack_user_id,
             len(members),
             sorted({str(k) for m in members for k in m}),
         )
-        return None
+        return ""
 
     async def mapped_users(self, emails: Mapping[str, str]) -> tuple[int, int]:
         """How many Slack users map to a team member: (by SOCIOCS_USER_MAP, by e-mail among `emails`,

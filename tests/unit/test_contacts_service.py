@@ -147,3 +147,19 @@ async def test_a_contacts_name_is_looked_up_once_and_none_is_remembered_too() ->
     assert await service.contact_name("+16175550000") is None
     assert await service.contact_name("+16175550000") is None
     assert api.calls == ["get +16175551212", "get +16175550000"]
+
+
+async def test_a_send_to_many_asks_slack_and_sociocs_once_for_its_sender() -> None:
+    import asyncio
+
+    asked: list[str] = []
+
+    async def email_of(user: str) -> str | None:
+        asked.append(user)
+        await asyncio.sleep(0.01)
+        return "ann@example.com"
+
+    api = FakeApi(members=[{"id": "tm-ann", "email": "ann@example.com"}])
+    service = ContactsService(api, email_of=email_of)
+    found = await asyncio.gather(*(service.sociocs_user_id("U2") for _ in range(10)))
+    assert found == ["tm-ann"] * 10 and asked == ["U2"] and api.calls == ["team"]

@@ -23,7 +23,15 @@ from bot.domain.phone import InvalidNumber, parse_number
 from bot.domain.providers import Provider
 from bot.sending import Accepted, Requester
 from bot.slack.command import BlockRequest, SendRequest
-from bot.slack.contact_texts import NOT_ADMIN, block_done, choice_blocks, looking_up, no_match, unavailable
+from bot.slack.contact_texts import (
+    NOT_ADMIN,
+    block_done,
+    choice_blocks,
+    looking_up,
+    no_match,
+    quoted,
+    unavailable,
+)
 from bot.slack.context import Bot
 from bot.slack.messages import refusal_text
 from bot.slack.outbox import slack_call
@@ -78,34 +86,47 @@ def content_problems(bot: Bot, raw: RawDraft) -> None:
 
 
 async def _names(bot: Bot, request: SendRequest, raw_for: RawFor, who: Requester, tell: PrivateSink) -> None:
+    """Each name looked up and sent, offered or refused. The refusals go in one private message at the
+    end (a response_url takes 5 messages), each choice in its own (its buttons replace it)."""
     mentions = await bot.names.names_for(request.message)
     raw = raw_for(mentions)
+    refusals: list[str] = []
     for typed in request.contact_names:
         try:
             lookup = await bot.contacts.look_up(typed)
         except ContactsUnavailable as exc:
             log.warning("contact search unavailable: %s", exc)
-            await tell(unavailable(typed))
+            refusals.append(unavailable(typed))
             continue
         if not lookup.matches:
-            await tell(no_match(typed))
+            refusals.append(no_match(typed))
         elif len(lookup.matches) == 1:
             await send_to_contact(bot, raw, lookup.matches[0], who, tell)
         else:
-            choice_id = await bot.ledger.hold_choice(
-                team_id=who.team_id,
-                user_id=str(who.user_id),
-                channel_id=str(who.channel_id),
-                typed=typed,
-                request=raw_to_json(raw),
-                matches=[(m.number, m.name) for m in lookup.matches],
-            )
+            try:
+                choice_id = await bot.ledger.hold_choice(
+                    team_id=who.team_id,
+                    user_id=str(who.user_id),
+                    channel_id=str(who.channel_id),
+                    typed=typed,
+                    request=raw_to_json(raw),
+                    matches=[(m.number, m.name) for m in lookup.matches],
+                )
+            except Exception:
+                log.exception("could not keep a contact choice in the ledger")
+                refusals.append(
+                    f":warning: Not sent to {quoted(typed)}: several contacts match, and the bot "
+                    "cannot keep the choice right now. Try again shortly, or use the number."
+                )
+                continue
             log.info("contact choice %s: %d matches, asking %s", choice_id, len(lookup.matches), who.user_id)
             pairs = [(m.number, m.name) for m in lookup.matches]
             await tell(
                 f"Several Sociocs contacts match “{shown(typed)}”: choose one.",
                 choice_blocks(choice_id, typed, pairs, raw.text),
             )
+    if refusals:
+        await tell("\n".join(refusals))
 
 
 async def send_to_contact(bot: Bot, raw: RawDraft, match: Match, who: Requester, tell: PrivateSink) -> bool:
