@@ -68,6 +68,10 @@ def help_text(
             " adds a name and media; `--image` may repeat, `--file URL` attaches one file; media without text is fine.",
             "• Put `--` before a message that starts with a dash, or with digits that could be read"
             " as part of the number.",
+            '• `/sms "Jane Doe", +16175551213 Closed today` sends to a Sociocs contact by name (a quoted name, or one'
+            " word that is not a number); `--save` saves the recipient as a Sociocs contact.",
+            "• `/sms block +16175551212`, `/sms unblock +16175551212` (admins only) block or unblock a number"
+            " in Sociocs.",
             "• `/sms history` lists your last 10 messages and what happened to them; `/sms help` shows this.",
             "",
             f"Providers here: {providers}. The outcome of each message is posted in a thread under the message.",
