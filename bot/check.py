@@ -7,6 +7,7 @@ and that Sociocs accepts the API key and knows each configured channel key (GET 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from slack_sdk.errors import SlackApiError
@@ -14,9 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, Settings
+from bot.contacts import ContactsService, ContactsUnavailable
 from bot.domain.providers import Provider
 from bot.ledger import Ledger
-from bot.sociocs import SociocsClient, SociocsError
+from bot.sociocs import ContactsError, SociocsClient, SociocsError
 
 
 async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -88,6 +90,7 @@ async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
                     line(True, what, f"channel key found ({match.name or match.id})")
             if not settings.channel_keys:
                 line(False, "sociocs channels", "no SOCIOCS_CHANNEL_KEY_* is set")
+            await _contacts(settings, sociocs, line)
         finally:
             await sociocs.aclose()
     elif settings.sociocs_dry_run:
@@ -95,3 +98,58 @@ async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
     else:
         line(False, "sociocs", "SOCIOCS_API_KEY is not set")
     return 0 if failures == 0 else 1
+
+
+async def _contacts(settings: Settings, sociocs: SociocsClient, line: Callable[[bool, str, str], None]) -> None:
+    """Contacts search reachable; team members listed, and how many Slack users map to one (#14)."""
+    try:
+        await sociocs.search_contacts("aa", limit=1)
+        line(True, "sociocs GET /contacts/search", "reachable: names can be looked up")
+    except ContactsError as exc:
+        line(False, "sociocs GET /contacts/search", str(exc))
+    emails = await _slack_emails(settings)
+    service = ContactsService(sociocs, user_map=settings.sociocs_user_map)
+    what = "sociocs GET /team-members"
+    try:
+        members = await service.team_members()
+    except ContactsUnavailable as exc:
+        line(False, what, str(exc))
+        return
+    by_map = len(settings.sociocs_user_map)
+    if emails is None:
+        line(
+            True,
+            what,
+            f"{len(members)} team member(s); {by_map} Slack user(s) mapped by SOCIOCS_USER_MAP "
+            "(Slack e-mails could not be read: add the users:read.email scope)",
+        )
+        return
+    by_map, by_email = await service.mapped_users(emails)
+    line(
+        True,
+        what,
+        f"{len(members)} team member(s); {by_map + by_email} Slack user(s) map to one "
+        f"({by_map} by SOCIOCS_USER_MAP, {by_email} by e-mail of {len(emails)} with a readable e-mail)",
+    )
+
+
+async def _slack_emails(settings: Settings) -> dict[str, str] | None:
+    """Slack user id → profile e-mail for the workspace's people (users.list), or None if unreadable."""
+    if settings.slack_bot_token is None:
+        return None
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    emails: dict[str, str] = {}
+    cursor: str | None = None
+    try:
+        for _ in range(20):  # 200 people a page; a check need not read a huge workspace to the end
+            page = await client.users_list(limit=200, cursor=cursor)
+            for member in page.get("members") or []:
+                email = (member.get("profile") or {}).get("email")
+                if email and not member.get("is_bot") and not member.get("deleted"):
+                    emails[str(member["id"])] = str(email)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+    except Exception:
+        return None
+    return emails

@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     # Approved WhatsApp templates (a TOML catalogue; see templates.example.toml).
     sociocs_templates_file: Path | None = None
 
+    # Contacts (#14): explicit Slack user → Sociocs team member, `U123:sociocs_id,...`.
+    sociocs_user_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("sociocs_user_map", mode="before")
+    @classmethod
+    def _user_map(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_user_map(value)
+        return value
+
     @field_validator(
         "allowed_user_ids",
         "allowed_usergroup_ids",
@@ -290,6 +300,19 @@ class Settings(BaseSettings):
 
         password = make_url(self.database_url).password
         return [*secrets, str(password)] if password else secrets
+
+
+def parse_user_map(raw: str | None) -> dict[str, str]:
+    """`U123:abc,U456:def` → {"U123": "abc", "U456": "def"}; ValueError naming a malformed entry."""
+    mapping: dict[str, str] = {}
+    for entry in (raw or "").split(","):
+        if not entry.strip():
+            continue
+        slack_id, sep, sociocs_id = entry.strip().partition(":")
+        if not sep or not slack_id.strip() or not sociocs_id.strip():
+            raise ValueError(f"{entry.strip()!r} is not SLACK_USER_ID:SOCIOCS_USER_ID")
+        mapping[slack_id.strip()] = sociocs_id.strip()
+    return mapping
 
 
 def _describe(error: ValidationError) -> str:

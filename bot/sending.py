@@ -125,6 +125,8 @@ class SendService:
         self.window_known = window_known
         # Called with each Sociocs message id once recorded: status updates that arrived early wait for it.
         self.after_sent: Callable[[str], Awaitable[None]] | None = None
+        # The Sociocs team member a Slack user sends as (`user_id`), when it can be known (#14).
+        self.sender_of: Callable[[str | None], Awaitable[str | None]] | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -269,6 +271,10 @@ class SendService:
         report: Report | None = None,
     ) -> Outcome:
         payload = payload_for(draft, recipient, self.channel_key(draft.provider))
+        if self.sender_of is not None:
+            sociocs_user = await _quietly(self.sender_of(requester.user_id))
+            if sociocs_user:
+                payload = payload.model_copy(update={"user_id": sociocs_user})
         started = time.perf_counter()
         with metrics.sends_in_flight():
             outcome = await self._attempts(send_id, payload, draft, report)
@@ -457,6 +463,15 @@ async def _safely(step: object, what: str) -> None:
         await step  # type: ignore[misc]
     except Exception:
         log.exception("failed while %s", what)
+
+
+async def _quietly(step: Awaitable[str | None]) -> str | None:
+    """A lookup that must never stop a send: its failure is logged and counts as no answer."""
+    try:
+        return await step
+    except Exception:
+        log.exception("could not tell which Sociocs team member sends this")
+        return None
 
 
 def with_draft(accepted: Accepted, draft: Draft) -> Accepted:

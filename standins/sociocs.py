@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.standins._server import LocalServer
+from standins import sociocs_contacts
 
 PROVIDERS = ("twlo", "twlowa", "gswa")
 _FIELDS = {
@@ -94,6 +95,7 @@ class SociocsStandin(LocalServer):
         self.scheduled: dict[str, dict[str, Any]] = {}
         self._due: dict[str, float] = {}  # message id -> epoch of its schedule
         self.skew = 0.0  # seconds added to the stand-in's clock (`advance`), so a test can pass a schedule
+        self.contacts_data = sociocs_contacts.ContactsData()
 
     def now(self) -> float:
         return time.time() + self.skew
@@ -123,6 +125,7 @@ class SociocsStandin(LocalServer):
         app.router.add_post("/webhook-subscriptions", self._subscribe)
         app.router.add_get("/messages/scheduled", self._list_scheduled)
         app.router.add_delete("/messages/scheduled/{message_id}", self._delete_scheduled)
+        sociocs_contacts.routes(self, app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -130,6 +133,23 @@ class SociocsStandin(LocalServer):
         """Answer the next requests to `to` (E.164 as sent) with `replies`, in order, then normally."""
         with self._lock:
             self._scripts[to].extend(replies)
+
+    def add_contact(self, number: str, name: str, *, blocked: bool = False) -> None:
+        """A Sociocs contact (`number` in E.164), found by search, get and isblocked."""
+        digits = number.lstrip("+")
+        with self._lock:
+            ident = len(self.contacts_data.contacts) + 1
+            self.contacts_data.contacts[digits] = sociocs_contacts.contact_object(digits, name, blocked, ident)
+
+    def add_team_member(self, **member: Any) -> None:
+        """A team member as GET /team-members returns it (its fields are up to the test)."""
+        with self._lock:
+            self.contacts_data.team_members.append(dict(member))
+
+    def script_search(self, *replies: Reply) -> None:
+        """Answer the next contact searches with `replies` (an error, or a delay), then normally."""
+        with self._lock:
+            self.contacts_data.search_replies.extend(replies)
 
     def subscriptions(self) -> list[SociocsCall]:
         return [c for c in self.calls if c.path == "/webhook-subscriptions"]

@@ -155,6 +155,8 @@ def test_check_passes_with_working_keys(slack: SlackStandin, sociocs: SociocsSta
         "ok   slack auth.test",
         "ok   sociocs GET /channels?provider=twlo",
         "ok   sociocs GET /channels?provider=twlowa",
+        "ok   sociocs GET /contacts/search",
+        "ok   sociocs GET /team-members",
     ]
 
 

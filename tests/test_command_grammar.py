@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bot.domain.providers import Provider
 from bot.slack.command import (
+    BlockRequest,
     ComposeRequest,
     HelpRequest,
     HistoryRequest,
@@ -174,19 +175,48 @@ def test_double_dash_separates_a_digit_message() -> None:
     assert send(f"{N1} -- 1234") == SendRequest(recipients=(N1,), message="1234")
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["hello +16175551212", "Jane +16175551212 hi", "@jane hi", "<@U1> hi", ", +16175551212 hi", "<", "--name x"],
-)
-def test_text_not_starting_with_a_number_is_a_usage_error(text: str) -> None:
+@pytest.mark.parametrize("text", ["@jane hi", "<@U1> hi", ", +16175551212 hi", "<", "--name x"])
+def test_text_starting_with_neither_a_number_nor_a_name_is_a_usage_error(text: str) -> None:
     message = usage_error(text)
     assert message.startswith("Start with the phone number to send to;")
     assert "is not a phone number" in message
 
 
 def test_usage_error_quotes_the_offending_word() -> None:
-    assert usage_error("hello there") == "Start with the phone number to send to; 'hello' is not a phone number."
-    assert usage_error("wa hello") == "Start with the phone number to send to; 'hello' is not a phone number."
+    assert usage_error("@hello there") == "Start with the phone number to send to; '@hello' is not a phone number."
+    assert usage_error("wa <@U1> hello") == "Start with the phone number to send to; '<@U1>' is not a phone number."
+
+
+# --- contact names (issue 14: a word that is not a number, or a quoted name, is looked up) -------------
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers", "names", "message"),
+    [
+        ("hello there", (), ("hello",), "there"),
+        ("Jane +16175551212 hi", (), ("Jane",), "+16175551212 hi"),
+        ('"Jane Doe" Your order is ready', (), ("Jane Doe",), "Your order is ready"),
+        ("“Jane  Doe” hi", (), ("Jane Doe",), "hi"),
+        (f"jane, {N1} Closed today", (N1,), ("jane",), "Closed today"),
+        (f"{N1}, jane, 'Bo Li' hi", (N1,), ("jane", "Bo Li"), "hi"),
+    ],
+)
+def test_names_as_recipients(text: str, numbers: tuple[str, ...], names: tuple[str, ...], message: str) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, SendRequest)
+    assert (parsed.recipients, parsed.contact_names, parsed.message) == (numbers, names, message)
+
+
+def test_a_name_needs_two_characters() -> None:
+    assert "at least 2 characters" in usage_error("x hello")
+    assert "at least 2 characters" in usage_error('"J" hello')
+
+
+def test_save_and_block_words() -> None:
+    assert parse(f"{N1} --save hi") == SendRequest(recipients=(N1,), message="hi", save=True)
+    assert parse(f"block {N1}") == BlockRequest(N1, True)
+    assert parse(f"UNBLOCK {N1}") == BlockRequest(N1, False)
+    assert "Write the number" in usage_error("block")
 
 
 # --- --name -------------------------------------------------------------------------------------------
@@ -414,9 +444,9 @@ def test_parse_command_raises_nothing_but_usage_error(text: str, region: str | N
     except UsageError as exc:
         assert str(exc)
         return
-    assert isinstance(result, HelpRequest | HistoryRequest | ComposeRequest | SendRequest)
+    assert isinstance(result, HelpRequest | HistoryRequest | ComposeRequest | SendRequest | BlockRequest)
     if isinstance(result, SendRequest):
-        assert result.recipients
+        assert result.recipients or result.contact_names
         assert result.message or result.image_urls or result.file_url is not None
         assert result.message == result.message.strip()
 

@@ -208,7 +208,7 @@ def test_emoji_turns_sms_into_ucs2_and_the_summary_says_so(bot: RunningBot, slac
         ("{n} --colour red hi", "Unknown option --colour"),
         ("{n} --file https://a.example/x.pdf --file https://a.example/y.pdf hi", "Only one --file"),
         ("gswa {n} hello", "SOCIOCS_CHANNEL_KEY_GSWA"),
-        ("hello there", "is not a phone number"),
+        ("@hello there", "is not a phone number"),
         ("{n} " + "x" * 1601, "takes at most 1600"),
     ],
 )

@@ -30,6 +30,8 @@ def initial(view: dict[str, Any], block_id: str) -> Any:
     element = block(view, block_id)["element"]
     if "initial_option" in element:
         return element["initial_option"]["value"]
+    if "initial_options" in element:  # the To typeahead: its chosen numbers, as they were typed
+        return ", ".join(o["value"] for o in element["initial_options"])
     return element.get("initial_value", element.get("initial_conversation"))
 
 
@@ -117,7 +119,7 @@ def message_shortcut(text: str, ts: str, thread_ts: str | None = None, channel: 
 def test_sms_alone_opens_the_form_with_a_destination_picker(bot: RunningBot, slack: SlackStandin):
     view = open_from_command(bot, slack)
     assert view["callback_id"] == "sms_compose" and view["type"] == "modal"
-    assert [b.get("block_id") for b in view["blocks"]] == [*BLOCKS, "destination", "send_at"]
+    assert [b.get("block_id") for b in view["blocks"]] == [*BLOCKS, "destination", "send_at", "save_contact"]
     for block_id in ("provider", "to", "name", "text", "images", "file", "destination"):
         assert block(view, block_id)["element"]["action_id"] == block_id
     provider = block(view, "provider")["element"]

@@ -68,4 +68,5 @@ def test_manifest_declares_the_contract(manifest: dict[str, Any]):
         "app_mentions:read",
         "im:write",
         "files:read",
+        "users:read.email",
     }

@@ -232,7 +232,7 @@ def test_parent_blocks_names_recipients_and_provider() -> None:
     draft = make_draft(provider=Provider.GSWA, recipients=(N1, N2), name="Jane Doe")
     first = sections(parent_blocks(draft, None, dry_run=False))[0]
     assert first == (
-        ":outbox_tray: Someone sent WhatsApp (Gupshup) to *+16175551212* (Jane Doe), *+442079460958* (Jane Doe)"
+        ":outbox_tray: Someone sent WhatsApp (Gupshup) to Jane Doe (*+16175551212*), Jane Doe (*+442079460958*)"
     )
 
 

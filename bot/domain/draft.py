@@ -99,6 +99,7 @@ class RawDraft:
     template: str | None = None  # a catalogue template's name; its values below, the text unused
     template_values: Sequence[str] = ()
     video_url: str | None = None
+    save_contact: bool = False  # --save / the form's checkbox: Sociocs saves the recipient (#14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ class Draft:
     schedule: datetime | None = None  # send later at this time (aware, in the sender's zone)
     template: TemplateUse | None = None
     video_url: str | None = None
+    save_contact: bool = False
 
 
 def check_url(text: str) -> str:
@@ -221,6 +223,7 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
         schedule=raw.send_at,
         template=template,
         video_url=video_url,
+        save_contact=raw.save_contact,
     )
 
 

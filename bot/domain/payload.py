@@ -26,6 +26,8 @@ class MessagePayload(BaseModel):
     schedule: str | None = None  # ISO 8601 with the sender's offset for that date: a scheduled message
     video_url: str | None = None
     template: dict[str, Any] | None = None  # a WhatsApp template: {"id": ..., "variables": {...}}
+    user_id: str | None = None  # the Sociocs team member shown as the sender (#14)
+    contact_saving: dict[str, Any] | None = None  # {"save": true}: save the recipient as a contact (#14)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -55,4 +57,5 @@ def payload_for(draft: Draft, recipient: PhoneNumber, channel_key: str) -> Messa
         schedule=draft.schedule.isoformat(timespec="seconds") if draft.schedule is not None else None,
         video_url=draft.video_url,
         template=draft.template.template_object() if draft.template is not None else None,
+        contact_saving={"save": True} if draft.save_contact else None,
     )

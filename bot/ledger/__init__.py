@@ -4,6 +4,7 @@ SQLite by default (no set-up), PostgreSQL for deployments with several replicas.
 hold the per-user rate limit and the retry claims, so both hold across replicas.
 """
 
+from bot.ledger._choices import ContactChoice
 from bot.ledger._media import MediaFiles, MediaRow
 from bot.ledger._records import NewSend, PendingMention, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
 from bot.ledger._replies import ReplyState
@@ -11,6 +12,7 @@ from bot.ledger._schedule import ScheduledSend
 from bot.ledger._store import Ledger
 
 __all__ = [
+    "ContactChoice",
     "Ledger",
     "MediaFiles",
     "MediaRow",

@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger._batch import GroupCommit
+from bot.ledger._choices import ChoicesMixin
 from bot.ledger._records import (
     RETRYABLE,
     NewSend,
@@ -218,7 +219,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Ledger(RepliesMixin, ScheduleMixin, WindowMixin):
+class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin):
     def __init__(self, engine: AsyncEngine, writer: Engine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
         self._reads = engine.execution_options(**{READS_OPTION: True})

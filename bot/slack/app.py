@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 
 from bot.config import Settings
+from bot.contacts import ContactsService
 from bot.conversations import ConversationService
 from bot.guardrails import Guardrails
 from bot.ledger import Ledger, MediaFiles
@@ -138,6 +139,8 @@ async def build_bot(
         ttl_seconds=settings.media_url_ttl_seconds,
     )
     client.share = lambda: bot.live_instances
+    bot.contacts = ContactsService(sociocs, user_map=settings.sociocs_user_map, email_of=bot.names.email_of)
+    bot.service.sender_of = bot.contacts.sociocs_user_id
     provide(app, bot)  # every listener finds the bot in Bolt's context
     listeners.register(app)
 

@@ -18,7 +18,9 @@ HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
 _TOKEN = re.compile(r"<[^<>]*>|,|[^\s,<]+|<")
 _QUOTES = {'"': '"”“', "“": '”“"', "”": '”“"', "'": "'’‘", "‘": "’‘'", "’": "’‘'"}
 _DASHES = ("--", "—", "–")
-_OPTIONS = ("name", "image", "file", "video", "template", "at")
+_OPTIONS = ("name", "image", "file", "video", "template", "at", "save")
+BLOCK_WORDS = {"block": True, "unblock": False}  # `/sms block NUMBER`, admins only (#14)
+MIN_NAME_LENGTH = 2  # Sociocs searches need 2 characters
 
 
 class UsageError(ValueError):
@@ -43,12 +45,21 @@ class ScheduledRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockRequest:
+    """`/sms block NUMBER` or `/sms unblock NUMBER` (admins only)."""
+
+    number: str
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ComposeRequest:
     """`/sms`, `/sms NUMBER` or `/sms whatsapp NUMBER`: nothing to send yet, so open the form."""
 
     provider: Provider | None = None
     recipients: tuple[str, ...] = ()
     name: str | None = None
+    contact_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +75,11 @@ class SendRequest:
     send_at: str | None = None  # `--at WHEN` as typed, read in the sender's zone once it is known
     template: str | None = None  # then `message` holds the template's values, separated by " | "
     video_url: str | None = None
+    contact_names: tuple[str, ...] = ()  # recipients typed as names, looked up after the acknowledgement
+    save: bool = False  # --save: Sociocs saves the recipient as a contact
 
 
-Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest | ScheduledRequest
+Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest | ScheduledRequest | BlockRequest
 
 
 class _Scanner:
@@ -157,6 +170,45 @@ def _read_recipients(scan: _Scanner, default_region: str | None) -> list[str]:
         return recipients
 
 
+def _read_name(scan: _Scanner) -> str | None:
+    """A recipient typed as a contact name: a quoted run, or one word that is not a number; else None."""
+    nxt = scan.peek()
+    if nxt is None:
+        return None
+    token = nxt[0]
+    if token == "," or token.startswith(("<", "@", "#")) or _option_name(token) is not None or token in _DASHES:
+        return None
+    if token[0] in _QUOTES:
+        value = " ".join((scan.quoted_or_word() or "").split())
+    elif any(ch.isalpha() for ch in token):
+        scan.pos = nxt[1]
+        value = token
+    else:
+        return None
+    if len(value) < MIN_NAME_LENGTH:
+        raise UsageError(f"A contact name needs at least {MIN_NAME_LENGTH} characters; {value!r} is too short.")
+    return value
+
+
+def _read_mixed(scan: _Scanner, default_region: str | None) -> tuple[list[str], list[str]]:
+    """Numbers and contact names, separated by commas: numbers first, then names, each in typed order."""
+    numbers: list[str] = []
+    names: list[str] = []
+    while True:
+        got = _read_recipients(scan, default_region)
+        numbers += got
+        if got and not scan.text[: scan.pos].rstrip().endswith(","):
+            return numbers, names  # the list ended with a number
+        name = _read_name(scan)
+        if name is None:
+            return numbers, names
+        names.append(name)
+        nxt = scan.peek()
+        if nxt is None or nxt[0] != ",":
+            return numbers, names
+        scan.pos = nxt[1]
+
+
 def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str | None = None) -> Parsed:
     """Parse the text after `/sms`. Raises UsageError when it does not follow the grammar."""
     scan = _Scanner(text)
@@ -171,13 +223,19 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         return HistoryRequest()
     if first[0].lower() == "scheduled":
         return ScheduledRequest()
+    if first[0].lower() in BLOCK_WORDS:
+        scan.take()
+        number = unwrap(scan.rest().strip())
+        if not number:
+            raise UsageError(f"Write the number to {first[0].lower()}: /sms {first[0].lower()} +16175551212")
+        return BlockRequest(number, BLOCK_WORDS[first[0].lower()])
 
     provider = provider_for_word(first[0], whatsapp_provider)
     if provider is not None:
         scan.take()
 
-    recipients = _read_recipients(scan, default_region)
-    if not recipients:
+    recipients, contact_names = _read_mixed(scan, default_region)
+    if not recipients and not contact_names:
         nxt = scan.peek()
         if nxt is None:
             return ComposeRequest(provider=provider)
@@ -188,6 +246,7 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
     file_url: str | None = None
     send_at: str | None = None
     extra: dict[str, str] = {}  # --video, --template: once each
+    save = False
     while (nxt := scan.peek()) is not None:
         token = nxt[0]
         if token in _DASHES:
@@ -204,6 +263,9 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
                 )
             break
         scan.take()
+        if option == "save":
+            save = True
+            continue
         value = scan.quoted_or_word() if option in ("name", "at") else scan.take()
         if value is None or (option != "name" and value == ","):
             raise UsageError(f"--{option} needs a value.")
@@ -224,7 +286,9 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
 
     message = scan.rest().strip()
     if not message and not images and file_url is None and not extra:
-        return ComposeRequest(provider=provider, recipients=tuple(recipients), name=name)
+        return ComposeRequest(
+            provider=provider, recipients=tuple(recipients), name=name, contact_names=tuple(contact_names)
+        )
     return SendRequest(
         recipients=tuple(recipients),
         message=message,
@@ -235,4 +299,6 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         send_at=send_at,
         template=extra.get("template"),
         video_url=extra.get("video"),
+        contact_names=tuple(contact_names),
+        save=save,
     )

@@ -6,6 +6,7 @@ with `bot_of(context)`, so they are plain functions, not closures over the bot.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -14,12 +15,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.config import Settings
+from bot.contacts import ContactsService
 from bot.conversations import ConversationService
 from bot.domain.draft import Draft, RawDraft, make_draft
 from bot.domain.outcome import Outcome
 from bot.ledger import Ledger, SendRecord
 from bot.scheduling import ScheduleService
 from bot.sending import Accepted, SendService
+from bot.slack.before_send import with_contact_name, without_blocked
 from bot.slack.media import Rehoster
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
@@ -54,6 +57,7 @@ class Bot:
     live_instances: int = 1  # bot processes sharing Slack's rate limits (refreshed by the recovery sweep)
     media: Rehoster | None = None  # Slack files re-hosted for Sociocs (bot.slack.media)
     zones: ZoneCache = field(default_factory=ZoneCache)  # each sender's time zone, for send later
+    contacts: ContactsService = field(default_factory=lambda: ContactsService(None))  # Sociocs contacts (#14)
 
     @property
     def scheduling(self) -> ScheduleService:
@@ -106,7 +110,16 @@ class Bot:
     async def deliver(
         self, accepted: Accepted, *, channel_id: str, private: PrivateSink, thread_ts: str | None = None
     ) -> None:
-        """Send an accepted draft and report it in `channel_id` (in `thread_ts` when given)."""
+        """Send an accepted draft and report it in `channel_id` (in `thread_ts` when given).
+
+        Recipients Sociocs has blocked are left out first (recorded as not sent, told privately), and a
+        lone recipient with no name typed gets its Sociocs contact's name."""
+        kept, named = await asyncio.gather(
+            without_blocked(accepted, self.contacts, self.ledger, private), with_contact_name(accepted, self.contacts)
+        )
+        if kept is None:
+            return
+        accepted = named if kept is accepted else kept  # a lone recipient is either kept whole or refused
         reporter = self.reporter(
             channel_id=channel_id,
             sender_id=accepted.requester.user_id,

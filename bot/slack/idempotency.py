@@ -27,6 +27,8 @@ def request_key(req: AsyncBoltRequest) -> str | None:
     """The request's identity: `event:<event_id>` for events, else `body:<sha256>` of the raw body
     (of the envelope's payload in Socket Mode, where there is no raw body). None when there is nothing."""
     body = req.body
+    if body.get("type") == "block_suggestion":
+        return None  # a typeahead's options request changes nothing, and the same query may come again
     event_id = body.get("event_id")
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
         return f"event:{event_id}"

@@ -15,6 +15,7 @@ from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
 from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import NothingToRetry, UnknownSend
+from bot.slack.contact_texts import is_opt_out, opt_out_blocks
 from bot.slack.scheduled_text import scheduled_note, when_text
 from bot.slack.text import defuse, escape, shown
 from bot.slack.whatsapp import summary_blocks
@@ -69,6 +70,10 @@ def help_text(
             " adds a name and media; `--image` may repeat, `--file URL` attaches one file; media without text is fine.",
             "• Put `--` before a message that starts with a dash, or with digits that could be read"
             " as part of the number.",
+            '• `/sms "Jane Doe", +16175551213 Closed today` sends to a Sociocs contact by name (a quoted name, or one'
+            " word that is not a number); `--save` saves the recipient as a Sociocs contact.",
+            "• `/sms block +16175551212`, `/sms unblock +16175551212` (admins only) block or unblock a number"
+            " in Sociocs.",
             "• `/sms history` lists your last 10 messages and what happened to them; `/sms help` shows this.",
             "",
             f"Providers here: {providers}. The outcome of each message is posted in a thread under the message.",
@@ -107,7 +112,8 @@ def quote_blocks(text: str) -> list[Block]:
 
 
 def _recipient(number: PhoneNumber, name: str | None) -> str:
-    return f"*{number.e164}*" + (f" ({shown(name)})" if name else "")
+    """`Jane Doe (*+16175551212*)` with a name (the customer as people know them, #14), else the number."""
+    return f"{shown(name)} (*{number.e164}*)" if name else f"*{number.e164}*"
 
 
 def segment_note(provider: Provider, text: str) -> str | None:
@@ -374,5 +380,7 @@ def customer_blocks(
             ],
         }
     )
+    if is_opt_out(message.text):  # STOP and kin: marked, with a Block button for admins (#14)
+        blocks.extend(opt_out_blocks(message.number, provider.value))
     fallback = f"{head}: {shown(message.text or '')}"[:3000]
     return fallback, blocks

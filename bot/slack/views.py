@@ -14,10 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from slack_sdk.models.blocks import (
     Block,
+    CheckboxesElement,
     ContextBlock,
     ConversationFilter,
     ConversationSelectElement,
     DateTimePickerElement,
+    ExternalDataMultiSelectElement,
     InputBlock,
     MarkdownTextObject,
     Option,
@@ -97,6 +99,17 @@ def _segments_text(provider: Provider | None, text: str) -> str:
     return note + (" :warning:" if "UCS-2" in note else "")
 
 
+TO_MIN_QUERY = 2  # Sociocs searches contacts from 2 characters
+_CONTACT_SEP = "|"  # an option's value: `+16175551212|Jane Doe` for a contact, the number alone otherwise
+
+
+def to_option(number: str, name: str | None = None, label: str | None = None) -> Option:
+    """One choice of the To field: its value carries the number (and the contact's name, for the send)."""
+    value = number + (_CONTACT_SEP + name if name else "")
+    text = label or number
+    return Option(value=value[:150], label=text if len(text) <= 75 else text[:74] + "…")
+
+
 def build_compose_view(
     *,
     providers: Sequence[Provider],
@@ -125,14 +138,14 @@ def build_compose_view(
         InputBlock(
             block_id="to",
             label="To",
-            hint=f"Phone numbers with country code, like +16175551212; separate several (up to {max_recipients}) "
-            "with commas or new lines.",
-            element=PlainTextInputElement(
+            hint=f"Type a Sociocs contact's name or a phone number with its country code, like +16175551212 "
+            f"(up to {max_recipients}).",
+            element=ExternalDataMultiSelectElement(
                 action_id="to",
-                multiline=True,
-                placeholder="+16175551212",
-                initial_value=", ".join(fill.recipients) or None,
-                max_length=INPUT_LIMIT,
+                placeholder="Jane Doe or +16175551212",
+                min_query_length=TO_MIN_QUERY,
+                initial_options=[to_option(r) for r in fill.recipients[:max_recipients]] or None,
+                max_selected_items=max_recipients,
             ),
         ),
         InputBlock(
@@ -202,6 +215,17 @@ def build_compose_view(
             optional=True,
             hint="Leave empty to send now. Your own time zone; at most 90 days ahead.",
             element=DateTimePickerElement(action_id="send_at"),
+        )
+    )
+    blocks.append(
+        InputBlock(
+            block_id="save_contact",
+            label="Contact",
+            optional=True,
+            element=CheckboxesElement(
+                action_id="save_contact",
+                options=[Option(value="save", label="Save as contact in Sociocs (with the customer name)")],
+            ),
         )
     )
     view = View(
@@ -277,18 +301,42 @@ def state_send_at(values: Mapping[str, Any]) -> int | None:
     return int(picked) if isinstance(picked, int | float | str) and str(picked).isdigit() else None
 
 
+def state_recipients(values: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """The To field's choices as (number, contact name or None): the typeahead's selected options, or
+    the text of a form opened before the field became a typeahead."""
+    selected = _value(values, "to").get("selected_options")
+    if selected is None:
+        return [(r, None) for r in _SPLIT_RECIPIENTS.split(state_text(values, "to")) if r.strip()]
+    chosen: list[tuple[str, str | None]] = []
+    for option in selected:
+        number, _, name = str((option or {}).get("value") or "").partition(_CONTACT_SEP)
+        if number.strip():
+            chosen.append((number, name or None))
+    return chosen
+
+
+def state_save_contact(values: Mapping[str, Any]) -> bool:
+    return bool(_value(values, "save_contact").get("selected_options"))
+
+
 def raw_draft_from_state(values: Mapping[str, Any]) -> RawDraft:
-    """The form's values as a RawDraft. Modal inputs are plain text: no Slack markup to decode."""
+    """The form's values as a RawDraft. Modal inputs are plain text: no Slack markup to decode.
+
+    With no name typed and exactly one contact chosen, the contact's name goes with the message."""
+    to = state_recipients(values)
+    contact_names = [name for _, name in to if name]
+    typed_name = state_text(values, "name") or None
     return RawDraft(
-        recipients=[r for r in _SPLIT_RECIPIENTS.split(state_text(values, "to")) if r.strip()],
+        recipients=[number for number, _ in to],
         text=state_text(values, "text"),
         provider=state_provider(values),
-        name=state_text(values, "name") or None,
+        name=typed_name or (contact_names[0] if len(to) == 1 and contact_names else None),
         image_urls=[u for u in re.split(r"\s+", state_text(values, "images")) if u],
         file_url=state_text(values, "file") or None,
         template=state_template(values),
         template_values=state_template_values(values),
         video_url=state_text(values, "video") or None,
+        save_contact=state_save_contact(values),
     )
 
 

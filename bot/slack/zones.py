@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.domain.schedule import zone_named
-from bot.slack.outbox import slack_call
 
 log = logging.getLogger(__name__)
+
+UserLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
 class ZoneUnknown(Exception):
@@ -30,13 +31,13 @@ class ZoneCache:
         found = self._cache.get(user_id or "")
         return found[1] if found is not None and found[0] > time.monotonic() else None
 
-    async def zone_of(self, client: AsyncWebClient, user_id: str) -> ZoneInfo:
-        """The person's zone (UTC when their profile has none); ZoneUnknown when Slack cannot say."""
+    async def zone_of(self, user_of: UserLookup, user_id: str) -> ZoneInfo:
+        """The person's zone (UTC when their profile has none); ZoneUnknown when Slack cannot say.
+        `user_of` is the shared users.info cache (`NameResolver.user`)."""
         zone = self.cached(user_id)
         if zone is not None:
             return zone
-        found = await slack_call(client.users_info(user=user_id), f"look up the time zone of {user_id}")
-        info = (found.get("user") if found is not None else None) or None
+        info = await user_of(user_id)
         if not isinstance(info, dict):
             raise ZoneUnknown(user_id)
         zone = zone_named(info.get("tz"))

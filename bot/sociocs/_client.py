@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.providers import Provider
+from bot.sociocs._contacts import ContactsMixin
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-class SociocsClient:
+class SociocsClient(ContactsMixin):
     """Sends messages and lists channels; at most `max_in_flight` requests at once."""
 
     def __init__(

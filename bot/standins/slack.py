@@ -117,6 +117,7 @@ METHOD_TIER = {
     "users.info": 4,
     "conversations.info": 3,
     "usergroups.users.list": 2,
+    "users.list": 2,
     "auth.test": 4,
     "apps.connections.open": 1,
     "files.info": 4,
@@ -147,6 +148,32 @@ class TokenBucket:
             self.tokens -= 1
             return 0.0
         return (1 - self.tokens) / self.rate
+
+
+MAX_OPTIONS = 100  # an options request's answer: at most 100 options (each text ≤ 75, value ≤ 150)
+
+
+def options_problem(answer: Any) -> str | None:
+    """Why Slack would show nothing for this answer to an options request (block_suggestion), or None.
+
+    Slack takes `{"options": [...]}` of option objects (plain_text text of at most 75 characters, a value
+    of at most 150) or `{"option_groups": [...]}`, at most 100 options, within 3 seconds."""
+    from slack_sdk.models.blocks import Option
+
+    if not isinstance(answer, dict) or not isinstance(answer.get("options", answer.get("option_groups")), list):
+        return "not an object with options or option_groups"
+    options = answer.get("options") or [o for g in answer.get("option_groups") or [] for o in g.get("options", [])]
+    if len(options) > MAX_OPTIONS:
+        return f"more than {MAX_OPTIONS} options"
+    for option in options:
+        text = (option.get("text") or {}) if isinstance(option, dict) else {}
+        if text.get("type") != "plain_text" or not isinstance(option.get("value"), str):
+            return "an option needs plain_text text and a string value"
+        try:
+            Option(value=option["value"], text=text.get("text")).validate_json()
+        except SlackObjectFormationError as exc:
+            return str(exc)
+    return None
 
 
 def block_problem(blocks: Any) -> str | None:
@@ -197,6 +224,8 @@ class SlackWorkspace:
     # Each user's time zone as users.info gives it (`tz`); others have the workspace's default.
     zones: dict[str, str] = field(default_factory=dict)
     default_zone: str = "America/Los_Angeles"
+    # users.info shows `profile.email` for these users (Slack does with the users:read.email scope).
+    emails: dict[str, str] = field(default_factory=dict)
 
 
 class SlackStandin(LocalServer):
@@ -491,6 +520,9 @@ class SlackStandin(LocalServer):
         name = self.workspace.users.get(user)
         if name is None:
             return {"ok": False, "error": "user_not_found"}
+        profile = {"display_name": name, "real_name": name}
+        if user in self.workspace.emails:
+            profile["email"] = self.workspace.emails[user]
         zone = self.workspace.zones.get(user, self.workspace.default_zone)
         local = datetime.now(ZoneInfo(zone))
         offset = local.utcoffset()
@@ -499,12 +531,21 @@ class SlackStandin(LocalServer):
             "user": {
                 "id": user,
                 "name": name,
-                "profile": {"display_name": name, "real_name": name},
+                "profile": profile,
                 "tz": zone,
                 "tz_label": local.tzname(),
                 "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
             },
         }
+
+    def _m_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        members = []
+        for user, name in self.workspace.users.items():
+            profile = {"display_name": name, "real_name": name}
+            if user in self.workspace.emails:
+                profile["email"] = self.workspace.emails[user]
+            members.append({"id": user, "name": name, "deleted": False, "is_bot": False, "profile": profile})
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = str(args.get("usergroup", ""))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.listeners import actions, commands, events, shortcuts, views
+from bot.slack.listeners import actions, commands, events, options, shortcuts, views
 
 
 def register(app: AsyncApp) -> None:
     actions.register(app)
     commands.register(app)
     events.register(app)
+    options.register(app)
     shortcuts.register(app)
     views.register(app)

@@ -67,7 +67,7 @@ async def in_senders_zone(bot: Bot, accepted: Accepted) -> Accepted:
     if when is None or user is None:
         return accepted
     try:
-        zone = await bot.zones.zone_of(bot.client, user)
+        zone = await bot.zones.zone_of(bot.names.user, user)
     except ZoneUnknown:
         return accepted  # the same instant, shown in UTC
     try:

@@ -6,8 +6,11 @@ import re
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.slack.contact_texts import BLOCK_ACTION, CONTACT_CANCEL, CONTACT_CHOICE_PREFIX
+from bot.slack.listeners.actions.block_number import block_pressed
 from bot.slack.listeners.actions.cancel_scheduled import cancel_pressed
 from bot.slack.listeners.actions.compose import compose_changed
+from bot.slack.listeners.actions.contact_choice import contact_chosen
 from bot.slack.listeners.actions.mention_choice import choice_pressed
 from bot.slack.listeners.actions.reply import reply_pressed
 from bot.slack.listeners.actions.retry import retry_pressed
@@ -29,3 +32,5 @@ def register(app: AsyncApp) -> None:
     app.block_action({"action_id": TEMPLATE_BLOCK, "block_id": TEMPLATE_BLOCK})(compose_changed)
     app.block_action({"action_id": re.compile(rf"^{VALUE_PREFIX}\d+$")})(compose_changed)
     app.action(TEMPLATE_ACTION)(template_pressed)
+    app.action(re.compile(rf"^({re.escape(CONTACT_CHOICE_PREFIX)}\d+|{CONTACT_CANCEL})$"))(contact_chosen)
+    app.action(BLOCK_ACTION)(block_pressed)

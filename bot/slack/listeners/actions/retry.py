@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
 from bot.domain.draft import DraftError
 from bot.sending import NothingToRetry, Reporter, Requester, UnknownSend
+from bot.slack.contact_texts import blocked_line
 from bot.slack.context import Bot, bot_of
 from bot.slack.messages import refusal_text
 from bot.slack.outbox import slack_call
@@ -54,6 +55,9 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
         record = await bot.service.find(send_id)
     except UnknownSend as exc:
         await tell(refusal_text(exc))
+        return
+    if await bot.contacts.is_blocked(record.recipient):  # blocked since: not sent again (#14)
+        await tell(blocked_line(record.recipient))
         return
     state = await bot.replies.state(record.channel_id, record.summary_ts)
     reporter: Reporter

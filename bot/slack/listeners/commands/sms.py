@@ -14,6 +14,7 @@ from bot.domain.templates import split_values
 from bot.ledger import SendStatus
 from bot.sending import Accepted, Requester, with_draft
 from bot.slack.command import (
+    BlockRequest,
     ComposeRequest,
     HelpRequest,
     HistoryRequest,
@@ -23,6 +24,7 @@ from bot.slack.command import (
     parse_command,
 )
 from bot.slack.context import Bot, bot_of
+from bot.slack.listeners.commands.contacts import block_command, names_command
 from bot.slack.listeners.common import open_compose
 from bot.slack.listeners.scheduled import list_scheduled
 from bot.slack.listeners.send_later import ZONE_UNKNOWN, accept_later, check_readable
@@ -46,6 +48,7 @@ def raw_draft(request: SendRequest, names: dict[str, str] | None = None) -> RawD
         template=request.template,
         template_values=split_values(text) if template else (),
         video_url=request.video_url,
+        save_contact=request.save,
     )
 
 
@@ -77,9 +80,29 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         await ack()
         bot.background.spawn(list_scheduled(bot, str(command.get("user_id")), ephemeral(respond)), name="scheduled")
         return
+    if isinstance(parsed, BlockRequest):
+        await block_command(bot, ack, command, parsed)
+        return
     who = requester(command)
     if parsed.send_at is not None:
+        if parsed.contact_names:  # a name is looked up after the answer; a schedule is checked before it
+            await ack(
+                response_type="ephemeral",
+                text=":warning: Nothing was scheduled: with --at, write the recipients as numbers, not contact names.",
+            )
+            return
         await _later(bot, ack, parsed, parsed.send_at, respond, who)
+        return
+    if parsed.contact_names:  # looked up after the acknowledgement
+        await names_command(
+            bot,
+            ack,
+            parsed,
+            lambda names: raw_draft(parsed, names),
+            who,
+            respond,
+            lambda accepted: _send(bot, parsed, accepted, respond),
+        )
         return
     try:
         draft = bot.draft(raw_draft(parsed))
@@ -119,7 +142,7 @@ async def _later(
 async def _later_after_ack(bot: Bot, parsed: SendRequest, when: str, respond: AsyncRespond, who: Requester) -> None:
     tell = ephemeral(respond)
     try:
-        zone = await bot.zones.zone_of(bot.client, str(who.user_id))
+        zone = await bot.zones.zone_of(bot.names.user, str(who.user_id))
         accepted = await accept_later(bot, raw_draft(parsed), when, zone, who)
     except ZoneUnknown:
         await tell(ZONE_UNKNOWN)
