@@ -13,6 +13,7 @@ import json
 import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -75,12 +76,15 @@ class SociocsStandin(LocalServer):
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._subscription_ids: dict[str, int] = {}
+        # Incoming messages not replied to, as `GET /messages/unreplied` lists them (a test adds them).
+        self.unreplied: list[dict[str, Any]] = []
 
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/message", self._message)
         app.router.add_get("/channels", self._channels)
         app.router.add_post("/webhook-subscriptions", self._subscribe)
+        app.router.add_get("/messages/unreplied", self._unreplied)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -116,6 +120,37 @@ class SociocsStandin(LocalServer):
         with self._lock:
             sub_id = self._subscription_ids.setdefault(body["subscriber_reference_id"], len(self._subscription_ids) + 1)
         return web.json_response({"status": "success", "data": {"id": sub_id}})
+
+    async def _unreplied(self, request: web.Request) -> web.Response:
+        """`GET /messages/unreplied?start_date=&end_date=`: dates `YYYY-MM-DD` (default: the last 90
+        days, to today), anything else refused with 400; the messages received in that range."""
+        ok = self._apikey_ok(request)
+        self._record(SociocsCall("GET", "/messages/unreplied", dict(request.query), ok))
+        if not ok:
+            return web.json_response(error_body("Invalid API key."), status=401)
+        today = datetime.now(UTC).date()
+        bounds: dict[str, date] = {"start_date": today - timedelta(days=90), "end_date": today}
+        for name in bounds:
+            value = request.query.get(name)
+            if value is None:
+                continue
+            try:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                    raise ValueError(value)
+                bounds[name] = date.fromisoformat(value)
+            except ValueError:
+                return web.json_response(error_body(f"Invalid {name}."), status=400)
+        if bounds["start_date"] > bounds["end_date"]:
+            return web.json_response(error_body("start_date is after end_date."), status=400)
+        with self._lock:
+            found = [
+                m
+                for m in self.unreplied
+                if bounds["start_date"]
+                <= datetime.fromtimestamp(int(m.get("timestamp", 0)) / 1000, UTC).date()
+                <= bounds["end_date"]
+            ]
+        return web.json_response({"status": "success", "data": found})
 
     def messages(self) -> list[SociocsCall]:
         return [c for c in self.calls if c.path == "/message"]

@@ -4,11 +4,13 @@ SQLite by default (no set-up), PostgreSQL for deployments with several replicas.
 hold the per-user rate limit and the retry claims, so both hold across replicas.
 """
 
+from bot.ledger._conversations import Conversation
 from bot.ledger._records import NewSend, PendingMention, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
 from bot.ledger._replies import ReplyState
 from bot.ledger._store import Ledger
 
 __all__ = [
+    "Conversation",
     "Ledger",
     "NewSend",
     "PendingMention",

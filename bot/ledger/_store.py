@@ -53,6 +53,7 @@ from bot.ledger._records import (
     ThreadCustomer,
     record_from_row,
 )
+from bot.ledger._conversations import ConversationsMixin
 from bot.ledger._replies import RepliesMixin
 from bot.ledger._schema import (
     MIGRATIONS,
@@ -206,7 +207,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Ledger(RepliesMixin):
+class Ledger(RepliesMixin, ConversationsMixin):
     def __init__(self, engine: AsyncEngine, writer: Engine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
         self._reads = engine.execution_options(**{READS_OPTION: True})
