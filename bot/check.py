@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, Settings
 from bot.ledger import Ledger
+from bot.slack.reach import named_inboxes, reachability
 from bot.sociocs import SociocsClient, SociocsError
 
 
@@ -53,6 +54,8 @@ async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
             line(False, "slack auth.test", f"Slack refused the bot token: {exc.response.get('error')}")
         except Exception as exc:  # network trouble: say what, never the token
             line(False, "slack auth.test", f"could not reach Slack at {settings.slack_api_url} ({type(exc).__name__})")
+        for ok, detail in await reachability(client, named_inboxes(settings)):
+            line(ok, "slack inbox channel", detail)
     else:
         line(False, "slack auth.test", "skipped: SLACK_BOT_TOKEN is not set")
 

@@ -67,4 +67,5 @@ def test_manifest_declares_the_contract(manifest: dict[str, Any]):
         "usergroups:read",
         "app_mentions:read",
         "im:write",
+        "groups:read",  # conversations (issue 17): a private inbox channel's membership, checked at start
     }

@@ -182,8 +182,9 @@ class ConversationsMixin:
         }
         new = (postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert)(conversations)
         await self._write(
-            new.values(id=conversation_id, provider=provider, channel_key=channel_key, number=number, **values)
-            .on_conflict_do_update(index_elements=["provider", "channel_key", "number"], set_=values)
+            new.values(
+                id=conversation_id, provider=provider, channel_key=channel_key, number=number, **values
+            ).on_conflict_do_update(index_elements=["provider", "channel_key", "number"], set_=values)
         )
         found = await self.conversation(provider, channel_key, number)
         assert found is not None

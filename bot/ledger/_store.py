@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger._batch import GroupCommit
+from bot.ledger._conversations import ConversationsMixin
 from bot.ledger._records import (
     RETRYABLE,
     NewSend,
@@ -53,7 +54,6 @@ from bot.ledger._records import (
     ThreadCustomer,
     record_from_row,
 )
-from bot.ledger._conversations import ConversationsMixin
 from bot.ledger._replies import RepliesMixin
 from bot.ledger._schema import (
     MIGRATIONS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -18,11 +19,14 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from bot.config import Settings
 from bot.conversations import ConversationService
 from bot.guardrails import Guardrails
+from bot.inbox import Desk
 from bot.ledger import Ledger
 from bot.sending import SendService
 from bot.slack import idempotency, listeners
 from bot.slack.context import Bot, provide
 from bot.slack.conversations import SlackConversations
+from bot.slack.home import publish_home
+from bot.slack.links import Links
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient
 from bot.slack.outcome_reply import Replies
@@ -121,6 +125,8 @@ async def build_bot(
             ledger,
             served={(provider.value, key) for provider, key in settings.channel_keys.items()},
             inbox_channel_id=settings.inbox_channel_id,
+            inbox_channels={p.value: c for p, c in settings.inbox_channels.items()},
+            new_thread_after=timedelta(hours=settings.conversation_new_thread_hours),
         ),
         background=Background(),
         names=NameResolver(client),
@@ -128,6 +134,14 @@ async def build_bot(
         replies=Replies(client, outbox, ledger),
     )
     client.share = lambda: bot.live_instances
+    bot.desk = Desk(
+        ledger,
+        sociocs,
+        served={(provider.value, key) for provider, key in settings.channel_keys.items()},
+        admins=settings.admin_user_ids,
+    )
+    bot.links = Links(client)
+    bot.home_refresh.run = lambda user_id: publish_home(bot, user_id)
     provide(app, bot)  # every listener finds the bot in Bolt's context
     listeners.register(app)
 

@@ -36,6 +36,11 @@ class HistoryRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxRequest:
+    """`/sms inbox`: the open conversations and Sociocs's unreplied messages, privately."""
+
+
+@dataclass(frozen=True, slots=True)
 class ComposeRequest:
     """`/sms`, `/sms NUMBER` or `/sms whatsapp NUMBER`: nothing to send yet, so open the form."""
 
@@ -56,7 +61,7 @@ class SendRequest:
     file_url: str | None = None
 
 
-Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest
+Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest | InboxRequest
 
 
 class _Scanner:
@@ -157,6 +162,8 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         return HelpRequest()
     if first[0].lower() == "history":
         return HistoryRequest()
+    if text.strip().lower() == "inbox":
+        return InboxRequest()
 
     provider = provider_for_word(first[0], whatsapp_provider)
     if provider is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -17,8 +17,11 @@ from bot.config import Settings
 from bot.conversations import ConversationService
 from bot.domain.draft import Draft, RawDraft, make_draft
 from bot.domain.outcome import Outcome
+from bot.inbox import Desk
 from bot.ledger import Ledger, SendRecord
 from bot.sending import Accepted, SendService
+from bot.slack.debounce import Debouncer
+from bot.slack.links import Links
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient, slack_call
@@ -29,6 +32,7 @@ from bot.tasks import Background
 
 log = logging.getLogger(__name__)
 
+HOME_REFRESH_SECONDS = 5.0  # a Home tab is published at most once per this, per person
 BOT_KEY = "bot"  # where the global middleware puts the Bot in Bolt's context
 
 
@@ -48,6 +52,19 @@ class Bot:
     replies: Replies
     bot_user_id: str | None = None
     live_instances: int = 1  # bot processes sharing Slack's rate limits (refreshed by the recovery sweep)
+    # Conversations (assign, close, the inbox) and the Home tab, refreshed (debounced) for the people
+    # who opened it in this process when something of theirs changes.
+    desk: Desk | None = None
+    links: Links | None = None
+    home_refresh: Debouncer = field(default_factory=lambda: Debouncer(HOME_REFRESH_SECONDS))
+    home_viewers: set[str] = field(default_factory=set)
+    inbox_reach: list[tuple[bool, str]] = field(default_factory=list)  # (ok, line) per inbox channel, at start
+
+    def home_changed(self, *user_ids: str | None) -> None:
+        """Something shown on these people's Home tab changed: refresh it soon (debounced)."""
+        for user_id in user_ids:
+            if user_id and user_id in self.home_viewers:
+                self.home_refresh.request(user_id)
 
     @property
     def ledger(self) -> Ledger:
@@ -97,6 +114,7 @@ class Bot:
             send_ids=accepted.send_ids,
         )
         await self.service.send(accepted, reporter)
+        self.home_changed(accepted.requester.user_id)
 
     async def post_outcome(self, record: SendRecord, line: str, outcome: Outcome, what: str) -> None:
         """An outcome about a recorded send in the send's thread: its outcome reply brought up to date

@@ -68,6 +68,7 @@ def help_text(
             "• Put `--` before a message that starts with a dash, or with digits that could be read"
             " as part of the number.",
             "• `/sms history` lists your last 10 messages and what happened to them; `/sms help` shows this.",
+            "• `/sms inbox` lists the conversations waiting for an answer: yours, then unassigned.",
             "",
             f"Providers here: {providers}. The outcome of each message is posted in a thread under the message.",
         ]

@@ -42,7 +42,9 @@ async def test_the_standin_lists_the_last_90_days_by_default_and_refuses_bad_dat
         for bad in ({"start_date": "yesterday"}, {"end_date": "2026-13-01"}, {"start_date": "2026-1-1"}):
             refused = await http.get("/messages/unreplied", params=bad)
             assert refused.status_code == 400 and refused.json()["status"] == "error"
-        reversed_range = await http.get("/messages/unreplied", params={"start_date": "2026-02-01", "end_date": "2026-01-01"})
+        reversed_range = await http.get(
+            "/messages/unreplied", params={"start_date": "2026-02-01", "end_date": "2026-01-01"}
+        )
         assert reversed_range.status_code == 400
     async with httpx.AsyncClient(base_url=sociocs.url, headers={"apikey": "wrong"}) as http:
         assert (await http.get("/messages/unreplied")).status_code == 401

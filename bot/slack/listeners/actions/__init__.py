@@ -6,7 +6,9 @@ import re
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.slack.conversation_view import ASSIGN_ACTION, CLOSE_ACTION
 from bot.slack.listeners.actions.compose import compose_changed
+from bot.slack.listeners.actions.conversation import conversation_pressed
 from bot.slack.listeners.actions.mention_choice import choice_pressed
 from bot.slack.listeners.actions.reply import reply_pressed
 from bot.slack.listeners.actions.retry import retry_pressed
@@ -20,3 +22,5 @@ def register(app: AsyncApp) -> None:
     # Typing in Message (or changing the provider) updates the SMS segment count below it.
     app.block_action({"action_id": "text", "block_id": "text"})(compose_changed)
     app.block_action({"action_id": "provider", "block_id": "provider"})(compose_changed)
+    app.action(ASSIGN_ACTION)(conversation_pressed)
+    app.action(CLOSE_ACTION)(conversation_pressed)

@@ -11,8 +11,17 @@ from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.ledger import SendStatus
 from bot.sending import Accepted, Requester, with_draft
-from bot.slack.command import ComposeRequest, HelpRequest, HistoryRequest, SendRequest, UsageError, parse_command
+from bot.slack.command import (
+    ComposeRequest,
+    HelpRequest,
+    HistoryRequest,
+    InboxRequest,
+    SendRequest,
+    UsageError,
+    parse_command,
+)
 from bot.slack.context import Bot, bot_of
+from bot.slack.listeners.commands.inbox import show_inbox
 from bot.slack.listeners.common import open_compose
 from bot.slack.messages import history_text, refusal_text
 from bot.slack.report import ephemeral
@@ -54,6 +63,10 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         return
     if isinstance(parsed, ComposeRequest):
         await _compose(bot, ack, command, parsed)
+        return
+    if isinstance(parsed, InboxRequest):
+        await ack()  # the inbox asks Sociocs too: answered privately once it is known
+        bot.background.spawn(show_inbox(bot, str(command.get("user_id")), ephemeral(respond)), name="inbox")
         return
     who = requester(command)
     try:
