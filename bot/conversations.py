@@ -192,18 +192,25 @@ class ConversationService:
     async def _place(self, message: IncomingMessage, sink: ConversationSink) -> None:
         provider = Provider(message.provider)
         conversation = await self.ledger.conversation(provider.value, message.channel_key, message.number)
-        if conversation is not None and (conversation.open or not self._stale(conversation)):
-            await self._continue(conversation, message, provider, sink)
-            return
         where = await self.ledger.thread_for(
             provider=provider.value, channel_key=message.channel_key, number=message.number
         )
+        moved = (
+            conversation is not None
+            and where is not None
+            and where != (conversation.channel_id, conversation.thread_ts)
+        )
+        if conversation is not None and not moved and (conversation.open or not self._stale(conversation)):
+            await self._continue(conversation, message, provider, sink)
+            return
         inbox = self.inbox_for(provider.value)
         previous = (conversation.channel_id, conversation.thread_ts) if conversation else None
-        if inbox and (where is None or conversation is not None):
+        if where is not None and (moved or conversation is None):
+            channel, thread_ts = where  # someone texted the customer since: the thread of that latest send
+        elif inbox:
             channel, thread_ts = inbox, None  # a new thread (a stale conversation's continuation too)
         elif where is not None:
-            channel, thread_ts, previous = where[0], where[1], None  # the thread of the latest send
+            channel, thread_ts = where
         else:
             log.info(
                 "message %s from %s on %s: no thread and no INBOX_CHANNEL_ID, recorded only",
@@ -212,6 +219,8 @@ class ConversationService:
                 provider.value,
             )
             return
+        if previous == (channel, thread_ts):
+            previous = None  # it continues in the same thread: nothing to link
         conversation_id = conversation.id if conversation else uuid.uuid4().hex
         posted = await sink.conversation_started(
             message, provider, channel, thread_ts, conversation_id=conversation_id, previous=previous
@@ -219,6 +228,10 @@ class ConversationService:
         if posted is None:
             return
         ts, head = posted
+        # The thread belongs to this customer too (with the name Sociocs knows), whatever else it holds:
+        # noted first, as a mention may follow the post at once.
+        customer = ThreadCustomer(provider.value, message.channel_key, message.number, message.sender_name)
+        await self.ledger.join_thread(channel, thread_ts or ts, customer)
         await self.ledger.start_conversation(
             conversation_id=conversation_id,
             provider=provider.value,
@@ -232,7 +245,7 @@ class ConversationService:
             previous=f"{previous[0]}/{previous[1]}" if previous else None,
             text=_preview(message),
         )
-        if thread_ts is None or where is None or where != (channel, thread_ts):
+        if where != (channel, thread_ts or ts):
             await self.ledger.remember_thread(
                 provider=provider.value,
                 channel_key=message.channel_key,
@@ -240,8 +253,6 @@ class ConversationService:
                 channel_id=channel,
                 thread_ts=thread_ts or ts,
             )
-        customer = ThreadCustomer(provider.value, message.channel_key, message.number, message.sender_name)
-        await self.ledger.join_thread(channel, thread_ts or ts, customer)
 
     def _stale(self, conversation: Conversation) -> bool:
         """A closed conversation quiet for longer than `new_thread_after` continues in a new thread."""
