@@ -7,6 +7,7 @@ Who may act at all (the guardrails) is checked by the caller before any of this.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from bot.sociocs import SociocsError, UnrepliedMessage
 
 log = logging.getLogger(__name__)
 UNREPLIED_FOR = 30.0  # seconds Sociocs's unreplied list is reused
+JUST_POSTED = 3.0  # seconds a press waits for the row of a conversation whose first message was just posted
 
 
 class ConversationGone(Exception):
@@ -84,14 +86,19 @@ class Desk:
     def is_admin(self, user_id: str) -> bool:
         return user_id in self._admins
 
-    async def _get(self, conversation_id: str) -> Conversation:
-        found = await self.ledger.conversation_by_id(conversation_id)
-        if found is None:
-            raise ConversationGone(conversation_id)
+    async def _get(self, conversation_id: str, *, wait: float = 0.0) -> Conversation:
+        """The conversation; `wait` seconds for one whose first message was posted a moment ago (its
+        button can be pressed in the instant before its row is written)."""
+        deadline = time.monotonic() + wait
+        while (found := await self.ledger.conversation_by_id(conversation_id)) is None:
+            if time.monotonic() >= deadline:
+                raise ConversationGone(conversation_id)
+            await asyncio.sleep(0.1)
         return found
 
     async def assign(self, conversation_id: str, user_id: str) -> Conversation:
         """Give the open, unassigned conversation to `user_id`; one winner however many press at once."""
+        await self._get(conversation_id, wait=JUST_POSTED)
         if not await self.ledger.assign_conversation(conversation_id, user_id):
             current = await self._get(conversation_id)
             if not current.open:
