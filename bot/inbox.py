@@ -122,8 +122,8 @@ class Desk:
 
     async def inbox(self, user_id: str) -> Inbox:
         conversations = await self.ledger.open_conversations()
-        mine = [c for c in conversations if c.assignee == user_id]
-        unassigned = [c for c in conversations if c.assignee is None]
+        mine = _waiting_first([c for c in conversations if c.assignee == user_id])
+        unassigned = _waiting_first([c for c in conversations if c.assignee is None])
         others = len(conversations) - len(mine) - len(unassigned)
         unreplied: list[UnrepliedMessage] = []
         problem = None
@@ -158,3 +158,8 @@ class Desk:
             if await self.ledger.thread_for(provider=provider, channel_key=key, number=number) is None:
                 found.append(m)
         return sorted(found, key=lambda m: m.timestamp or 0)
+
+
+def _waiting_first(conversations: list[Conversation]) -> list[Conversation]:
+    """Those waiting for an answer first, the longest waiting first; then the answered ones."""
+    return sorted(conversations, key=lambda c: (not c.waiting, c.waiting_since or c.last_customer_at, c.id))

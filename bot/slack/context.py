@@ -33,6 +33,7 @@ from bot.tasks import Background
 log = logging.getLogger(__name__)
 
 HOME_REFRESH_SECONDS = 5.0  # a Home tab is published at most once per this, per person
+HOME_VIEWERS = 50  # people whose Home tab is kept fresh: those who opened it most recently (views.publish is Tier 4)
 BOT_KEY = "bot"  # where the global middleware puts the Bot in Bolt's context
 
 
@@ -57,8 +58,15 @@ class Bot:
     desk: Desk | None = None
     links: Links | None = None
     home_refresh: Debouncer = field(default_factory=lambda: Debouncer(HOME_REFRESH_SECONDS))
-    home_viewers: set[str] = field(default_factory=set)
+    home_viewers: dict[str, None] = field(default_factory=dict)  # the latest HOME_VIEWERS, oldest first
     inbox_reach: list[tuple[bool, str]] = field(default_factory=list)  # (ok, line) per inbox channel, at start
+
+    def home_opened(self, user_id: str) -> None:
+        """`user_id` looks at the Home tab: keep it fresh for them (the latest HOME_VIEWERS people)."""
+        self.home_viewers.pop(user_id, None)
+        self.home_viewers[user_id] = None
+        while len(self.home_viewers) > HOME_VIEWERS:
+            del self.home_viewers[next(iter(self.home_viewers))]
 
     def home_changed(self, *user_ids: str | None) -> None:
         """Something shown on these people's Home tab changed: refresh it soon (debounced)."""
@@ -71,6 +79,7 @@ class Bot:
         return self.service.ledger
 
     async def aclose(self) -> None:
+        self.home_refresh.cancel()
         await self.ledger.close()
         if self.sociocs is not None:
             await self.sociocs.aclose()

@@ -94,9 +94,17 @@ class SlackConversations:
             last_customer_text=message.text,
         )
         text, blocks = head_message(state)
+        # In an existing thread (a send's), the start is also shown in the channel: its one notification.
+        extra: dict[str, Any] = {"reply_broadcast": True} if thread_ts else {}
         response = await slack_call(
             self._bot.client.chat_postMessage(
-                channel=channel_id, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False, link_names=False
+                channel=channel_id,
+                thread_ts=thread_ts,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                link_names=False,
+                **extra,
             ),
             f"post the message from {mask(message.number)}",
         )

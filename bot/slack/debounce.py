@@ -40,3 +40,9 @@ class Debouncer:
         """Wait for the pending runs (tests, shutdown)."""
         while self._pending:
             await asyncio.gather(*self._pending.values(), return_exceptions=True)
+
+    def cancel(self) -> None:
+        """Drop the pending runs (the bot is closing)."""
+        for task in list(self._pending.values()):
+            task.cancel()
+        self._pending.clear()

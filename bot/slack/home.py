@@ -14,6 +14,7 @@ from bot.slack.context import Bot
 from bot.slack.conversation_view import Link, home_view
 from bot.slack.links import message_link
 from bot.slack.outbox import slack_call
+from bot.slack.text import shown
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ def health(bot: Bot) -> list[tuple[bool, str]]:
 async def publish_home(bot: Bot, user_id: str) -> None:
     if bot.desk is None:
         return
+    problems = await bot.service.user_problems(user_id)
+    if problems:  # the guardrails: someone who may not send sees no customers here either
+        view = {"type": "home", "blocks": [_text(f":no_entry: {shown(problems[0].message)}")]}
+        await slack_call(bot.client.views_publish(user_id=user_id, view=view), f"publish the Home tab of {user_id}")
+        return
     inbox = await bot.desk.inbox(user_id)
     sends = await bot.service.history(user_id, limit=10)
     view = home_view(
@@ -63,3 +69,7 @@ async def publish_home(bot: Bot, user_id: str) -> None:
         scheduled=await scheduled_blocks(bot, user_id),
     )
     await slack_call(bot.client.views_publish(user_id=user_id, view=view), f"publish the Home tab of {user_id}")
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900], "verbatim": True}}

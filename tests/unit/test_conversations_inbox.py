@@ -98,6 +98,49 @@ async def test_each_provider_starts_its_conversations_in_its_own_channel(make_ap
     assert buttons(head_of(app, conv)) == ["reply_sms", "assign_conversation", "close_conversation"]
 
 
+async def test_a_customer_answering_a_send_starts_the_conversation_in_its_thread(make_app):
+    inbox, desk = new_channel(), new_channel()
+    app = await make_app(INBOX_CHANNEL_ID=inbox)
+    number = new_number()
+    acked(await app.command(f"{number} your table is ready", channel=desk))
+    await app.settled()
+    summary = app.posts(desk)[0]
+    await customer_writes(app, number, "on my way")
+    conv = await conversation(app, number)
+    assert (conv.channel_id, conv.thread_ts) == (desk, summary.response["ts"]) and conv.head_ts != conv.thread_ts
+    (head,) = [c for c in app.posts(desk) if "on my way" in json.dumps(c.args.get("blocks"))]
+    assert head.args["thread_ts"] == summary.response["ts"] and head.args.get("reply_broadcast") is True
+    assert buttons(head_of(app, conv)) == ["reply_sms", "assign_conversation", "close_conversation"]
+    assert app.posts(inbox) == []
+
+
+async def test_a_send_after_the_conversation_takes_the_customers_answer_to_its_thread(make_app):
+    inbox, desk = new_channel(), new_channel()
+    app = await make_app(INBOX_CHANNEL_ID=inbox)
+    number = new_number()
+    await customer_writes(app, number, "hi")
+    old = await conversation(app, number)
+    acked(await app.command(f"{number} a new offer for you", channel=desk))
+    await app.settled()
+    summary = app.posts(desk)[0]
+    await customer_writes(app, number, "tell me more")
+    new = await conversation(app, number)
+    assert (new.channel_id, new.thread_ts) == (desk, summary.response["ts"]) and new.id == old.id and new.open
+    head = app.slack.current(desk, new.head_ts)
+    assert head is not None and f"/archives/{inbox}/p{old.thread_ts.replace('.', '')}" in json.dumps(head["blocks"])
+
+
+async def test_inbox_and_home_follow_the_guardrails(make_app, slack: SlackStandin):
+    app = await make_app(INBOX_CHANNEL_ID=new_channel(), ALLOWED_USER_IDS="U0SENDER")
+    await customer_writes(app, new_number(), "private words")
+    answer = acked(await app.command("inbox", user="U0STRANGER"))
+    assert answer["response_type"] == "ephemeral" and "Nothing was sent" in answer["text"]
+    acked(await app.event({"type": "app_home_opened", "user": "U0STRANGER", "channel": "D0X", "tab": "home"}))
+    await app.settled()
+    home = json.dumps(slack.homes["U0STRANGER"])
+    assert "private words" not in home and ":no_entry:" in home
+
+
 # Assign and close -------------------------------------------------------------------------------------------
 
 

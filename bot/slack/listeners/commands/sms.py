@@ -65,6 +65,10 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         await _compose(bot, ack, command, parsed)
         return
     if isinstance(parsed, InboxRequest):
+        problems = await bot.service.user_problems(command.get("user_id"))
+        if problems:  # the inbox shows customers' numbers and words: only to those who may send
+            await ack(response_type="ephemeral", text=refusal_text(DraftError(problems)))
+            return
         await ack()  # the inbox asks Sociocs too: answered privately once it is known
         bot.background.spawn(show_inbox(bot, str(command.get("user_id")), ephemeral(respond)), name="inbox")
         return

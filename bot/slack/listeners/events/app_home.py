@@ -16,5 +16,5 @@ async def home_opened(ack: AsyncAck, event: dict[str, Any], context: AsyncBoltCo
         return  # the Messages tab, or nothing to publish for
     bot = bot_of(context)
     user_id = str(event["user"])
-    bot.home_viewers.add(user_id)
+    bot.home_opened(user_id)
     bot.background.spawn(publish_home(bot, user_id), name="home")
