@@ -72,7 +72,7 @@ def head_content(message: IncomingMessage, provider: Provider, *, new_thread: bo
 def head_message(c: Conversation) -> tuple[str, list[Block]]:
     """The head as it reads now (fallback text and blocks)."""
     kept = json.loads(c.head or "{}")
-    blocks: list[Block] = list(kept.get("blocks") or [])
+    blocks: list[Block] = list(kept.get("blocks") or [])[: 50 - 3]  # room for the link, state and buttons
     if kept.get("previous"):
         blocks.append(
             {
@@ -88,7 +88,7 @@ def head_message(c: Conversation) -> tuple[str, list[Block]]:
         buttons.append(_button(CLOSE_ACTION, "Close", c.id))
     if buttons:
         blocks.append({"type": "actions", "block_id": "customer_reply", "elements": buttons})
-    return str(kept.get("text") or "A conversation"), blocks[-50:]
+    return str(kept.get("text") or "A conversation"), blocks
 
 
 def _button(action: str, label: str, value: str, style: str | None = None) -> Block:
