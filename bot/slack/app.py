@@ -24,7 +24,7 @@ from bot.ledger import Ledger
 from bot.sending import SendService
 from bot.slack import idempotency, listeners
 from bot.slack.context import Bot, provide
-from bot.slack.conversations import SlackConversations
+from bot.slack.conversations import SlackConversations, refresh_head
 from bot.slack.home import publish_home
 from bot.slack.links import Links
 from bot.slack.names import NameResolver
@@ -142,6 +142,7 @@ async def build_bot(
     )
     bot.links = Links(client)
     bot.home_refresh.run = lambda user_id: publish_home(bot, user_id)
+    bot.head_refresh.run = lambda conversation_id: refresh_head(bot, conversation_id)
     provide(app, bot)  # every listener finds the bot in Bolt's context
     listeners.register(app)
 

@@ -33,6 +33,7 @@ from bot.tasks import Background
 log = logging.getLogger(__name__)
 
 HOME_REFRESH_SECONDS = 5.0  # a Home tab is published at most once per this, per person
+HEAD_REFRESH_SECONDS = 10.0  # a conversation's first message is redrawn for new customer messages at most this often
 HOME_VIEWERS = 50  # people whose Home tab is kept fresh: those who opened it most recently (views.publish is Tier 4)
 BOT_KEY = "bot"  # where the global middleware puts the Bot in Bolt's context
 
@@ -58,6 +59,9 @@ class Bot:
     desk: Desk | None = None
     links: Links | None = None
     home_refresh: Debouncer = field(default_factory=lambda: Debouncer(HOME_REFRESH_SECONDS))
+    # A conversation's first message shows when the customer last wrote: redrawn at most this often for
+    # plain messages (a burst is one edit); assign, close and reopen redraw it at once.
+    head_refresh: Debouncer = field(default_factory=lambda: Debouncer(HEAD_REFRESH_SECONDS))
     home_viewers: dict[str, None] = field(default_factory=dict)  # the latest HOME_VIEWERS, oldest first
     inbox_reach: list[tuple[bool, str]] = field(default_factory=list)  # (ok, line) per inbox channel, at start
 
@@ -80,6 +84,7 @@ class Bot:
 
     async def aclose(self) -> None:
         self.home_refresh.cancel()
+        self.head_refresh.cancel()
         await self.ledger.close()
         if self.sociocs is not None:
             await self.sociocs.aclose()

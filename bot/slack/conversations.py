@@ -130,11 +130,10 @@ class SlackConversations:
                 f"note that a conversation was {event}",
             )
 
-        async def render() -> tuple[str, list[dict[str, Any]]] | None:
-            fresh = await bot.ledger.conversation_by_id(conversation.id)
-            return head_message(fresh) if fresh is not None else None
-
-        await bot.outbox.edit(conversation.channel_id, conversation.head_ts, render)
+        if event is None:
+            bot.head_refresh.request(conversation.id)  # only the customer's latest time changed: later, once
+        else:
+            await refresh_head(bot, conversation.id)
         bot.home_changed(*bot.home_viewers)
 
     async def statuses_changed(self, record: SendRecord) -> None:
@@ -150,6 +149,19 @@ class SlackConversations:
             return  # the send's outcome reply shows the failure, with Retry
         for status, code, message in failures:
             await _report_undelivered(self._bot, record, status, code, message)
+
+
+async def refresh_head(bot: Bot, conversation_id: str) -> None:
+    """Redraw a conversation's first message as the ledger has it when the edit is made."""
+    conversation = await bot.ledger.conversation_by_id(conversation_id)
+    if conversation is None:
+        return
+
+    async def render() -> tuple[str, list[dict[str, Any]]] | None:
+        fresh = await bot.ledger.conversation_by_id(conversation_id)
+        return head_message(fresh) if fresh is not None else None
+
+    await bot.outbox.edit(conversation.channel_id, conversation.head_ts, render)
 
 
 async def _refresh_summary(bot: Bot, record: SendRecord) -> None:

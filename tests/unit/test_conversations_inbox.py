@@ -248,6 +248,11 @@ async def test_a_burst_of_twenty_messages_is_posted_as_it_comes_but_notifies_onc
     assert shown == list(range(20))
     assert app.slack.ratelimited(inbox) == [] and app.slack.ratelimited() == []
     assert time.monotonic() - started < 30
+    await app.bot.head_refresh.flush()
+    edits = [c for c in app.slack.calls_to("chat.update") if c.args.get("channel") == inbox]
+    assert 1 <= len(edits) <= 3  # the head shows the customer's latest time: redrawn at most every 10 s
+    last = await conversation(app, number)
+    assert last.last_customer_text == "message 19" and last.waiting_since == last.opened_at
 
 
 async def test_a_later_message_notifies_the_channel_again_once(make_app):
