@@ -18,6 +18,7 @@ from bot.config import ConfigError, Settings
 from bot.contacts import ContactsService, ContactsUnavailable
 from bot.domain.providers import Provider
 from bot.ledger import Ledger
+from bot.slack.reach import named_inboxes, reachability
 from bot.sociocs import ContactsError, SociocsClient, SociocsError
 
 
@@ -62,6 +63,8 @@ async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
             line(False, "slack auth.test", f"Slack refused the bot token: {exc.response.get('error')}")
         except Exception as exc:  # network trouble: say what, never the token
             line(False, "slack auth.test", f"could not reach Slack at {settings.slack_api_url} ({type(exc).__name__})")
+        for ok, detail in await reachability(client, named_inboxes(settings)):
+            line(ok, "slack inbox channel", detail)
     else:
         line(False, "slack auth.test", "skipped: SLACK_BOT_TOKEN is not set")
 

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
             return parse_user_map(value)
         return value
 
+    # Conversations (issue 17): where each provider's new conversations start, and when a closed one
+    # that the customer reopens gets a new thread.
+    inbox_channel_id_twlo: str | None = None
+    inbox_channel_id_twlowa: str | None = None
+    inbox_channel_id_gswa: str | None = None
+    conversation_new_thread_hours: float = Field(72.0, gt=0, le=24 * 365)
+
     @field_validator(
         "allowed_user_ids",
         "allowed_usergroup_ids",
@@ -195,6 +202,17 @@ class Settings(BaseSettings):
             Provider.GSWA: self.sociocs_channel_key_gswa,
         }
         return {p: k.get_secret_value() for p, k in keys.items() if k is not None}
+
+    @property
+    def inbox_channels(self) -> dict[Provider, str]:
+        """Where a new conversation on each configured provider starts (INBOX_CHANNEL_ID as fallback)."""
+        own = {
+            Provider.TWLO: self.inbox_channel_id_twlo,
+            Provider.TWLOWA: self.inbox_channel_id_twlowa,
+            Provider.GSWA: self.inbox_channel_id_gswa,
+        }
+        found = {p: own[p] or self.inbox_channel_id for p in self.channel_keys}
+        return {p: c for p, c in found.items() if c}
 
     @property
     def default_provider(self) -> Provider | None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -22,11 +23,15 @@ from typing import Protocol
 from bot.domain.outcome import UNDELIVERED
 from bot.domain.phone import mask
 from bot.domain.providers import Provider
-from bot.ledger import Ledger, PendingMention, SendRecord, ThreadCustomer
+from bot.ledger import Conversation, Ledger, PendingMention, SendRecord, ThreadCustomer
 from bot.sociocs.webhooks import IncomingMessage, StatusUpdate
 
 log = logging.getLogger(__name__)
 
+# A conversation re-notifies its channel (a top-level post or a broadcast reply) at most this often; the
+# messages in between are posted in its thread as they come.
+RENOTIFY_AFTER = timedelta(minutes=5)
+NEW_THREAD_AFTER = timedelta(hours=72)  # CONVERSATION_NEW_THREAD_HOURS: a reopened conversation's new thread
 CHOICE_LIFETIME = timedelta(minutes=30)  # as long as Slack keeps the response_url; stale choices send nothing
 
 # (status, error code, error message) of one delivery status update
@@ -61,10 +66,39 @@ class ConversationSink(Protocol):
     """Where conversations are shown (the Slack layer)."""
 
     async def customer_message(
-        self, message: IncomingMessage, provider: Provider, channel_id: str, thread_ts: str | None
+        self,
+        message: IncomingMessage,
+        provider: Provider,
+        channel_id: str,
+        thread_ts: str | None,
+        *,
+        broadcast: bool = False,
     ) -> str | None:
-        """Post a customer's message in `thread_ts` (a new thread in `channel_id` when None); the
-        posted message's ts, or None when it could not be posted."""
+        """Post a customer's message in `thread_ts` (a new thread in `channel_id` when None; also to
+        the channel when `broadcast`); the posted message's ts, or None when it could not be posted."""
+        ...
+
+    async def conversation_started(
+        self,
+        message: IncomingMessage,
+        provider: Provider,
+        channel_id: str,
+        thread_ts: str | None,
+        *,
+        conversation_id: str,
+        previous: tuple[str, str] | None,
+    ) -> tuple[str, str] | None:
+        """Post a customer's message that starts a conversation, showing its state (open, unassigned)
+        and its buttons: in `thread_ts`, or as a new thread in `channel_id` (linking `previous`, the
+        thread it continues). (ts, head): the posted ts and what `conversation_changed` needs to
+        redraw it, or None when it could not be posted."""
+        ...
+
+    async def conversation_changed(
+        self, conversation: Conversation, event: str | None = None, actor: str | None = None
+    ) -> None:
+        """Redraw the conversation's first message from the ledger; record `event` ("assigned",
+        "closed", "reopened") and who did it (`actor`, a Slack user id) in its thread."""
         ...
 
     async def statuses_changed(self, record: SendRecord) -> None:
@@ -97,12 +131,26 @@ def _received_at(message: IncomingMessage) -> datetime:
 
 
 class ConversationService:
-    def __init__(self, ledger: Ledger, *, served: Iterable[tuple[str, str]], inbox_channel_id: str | None) -> None:
-        """`served`: the (provider, channel key) pairs this bot serves; `inbox_channel_id`: where a
-        customer's first message starts a thread (None: such messages are recorded only)."""
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        served: Iterable[tuple[str, str]],
+        inbox_channel_id: str | None,
+        inbox_channels: Mapping[str, str] | None = None,
+        new_thread_after: timedelta = NEW_THREAD_AFTER,
+        renotify_after: timedelta = RENOTIFY_AFTER,
+    ) -> None:
+        """`served`: the (provider, channel key) pairs this bot serves; `inbox_channels`: where a
+        customer's first message starts a thread, by provider (`inbox_channel_id` for the others;
+        neither: such messages are recorded only). A closed conversation the customer reopens after
+        `new_thread_after` starts a new thread."""
         self.ledger = ledger
         self._served = frozenset(served)
         self._inbox = inbox_channel_id
+        self._inboxes = dict(inbox_channels or {})
+        self._new_thread_after = new_thread_after
+        self._renotify_after = renotify_after
         # (lock, how many handlers hold or wait for it) per conversation, dropped when nobody does.
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
@@ -118,7 +166,7 @@ class ConversationService:
             log.info("duplicate message %s from %s ignored", message.message_id, mask(message.number))
         else:
             # WhatsApp's 24-hour window opens (again) with this message.
-            await self.ledger.customer_wrote(message.channel_key, message.number, _received_at(message))
+            await self.ledger.note_customer_write(message.channel_key, message.number, _received_at(message))
         return first
 
     async def record_status(self, update: StatusUpdate) -> bool:
@@ -152,12 +200,33 @@ class ConversationService:
             else:
                 self._locks[key] = (lock, users - 1)
 
+    def inbox_for(self, provider: str) -> str | None:
+        """Where a new conversation on `provider`'s channel starts."""
+        return self._inboxes.get(provider) or self._inbox
+
     async def _place(self, message: IncomingMessage, sink: ConversationSink) -> None:
         provider = Provider(message.provider)
+        conversation = await self.ledger.conversation(provider.value, message.channel_key, message.number)
         where = await self.ledger.thread_for(
             provider=provider.value, channel_key=message.channel_key, number=message.number
         )
-        if where is None and not self._inbox:
+        moved = (
+            conversation is not None
+            and where is not None
+            and where != (conversation.channel_id, conversation.thread_ts)
+        )
+        if conversation is not None and not moved and (conversation.open or not self._stale(conversation)):
+            await self._continue(conversation, message, provider, sink)
+            return
+        inbox = self.inbox_for(provider.value)
+        previous = (conversation.channel_id, conversation.thread_ts) if conversation else None
+        if where is not None and (moved or conversation is None):
+            channel, thread_ts = where  # someone texted the customer since: the thread of that latest send
+        elif inbox:
+            channel, thread_ts = inbox, None  # a new thread (a stale conversation's continuation too)
+        elif where is not None:
+            channel, thread_ts = where
+        else:
             log.info(
                 "message %s from %s on %s: no thread and no INBOX_CHANNEL_ID, recorded only",
                 message.message_id,
@@ -165,21 +234,63 @@ class ConversationService:
                 provider.value,
             )
             return
-        channel, thread_ts = where if where else (str(self._inbox), None)
-        ts = await sink.customer_message(message, provider, channel, thread_ts)
-        if ts is None:
+        if previous == (channel, thread_ts):
+            previous = None  # it continues in the same thread: nothing to link
+        conversation_id = conversation.id if conversation else uuid.uuid4().hex
+        posted = await sink.conversation_started(
+            message, provider, channel, thread_ts, conversation_id=conversation_id, previous=previous
+        )
+        if posted is None:
             return
-        if where is None:
+        ts, head = posted
+        # The thread belongs to this customer too (with the name Sociocs knows), whatever else it holds:
+        # noted first, as a mention may follow the post at once.
+        customer = ThreadCustomer(provider.value, message.channel_key, message.number, message.sender_name)
+        await self.ledger.join_thread(channel, thread_ts or ts, customer)
+        await self.ledger.start_conversation(
+            conversation_id=conversation_id,
+            provider=provider.value,
+            channel_key=message.channel_key,
+            number=message.number,
+            name=message.sender_name,
+            channel_id=channel,
+            thread_ts=thread_ts or ts,
+            head_ts=ts,
+            head=head,
+            previous=f"{previous[0]}/{previous[1]}" if previous else None,
+            text=_preview(message),
+        )
+        if where != (channel, thread_ts or ts):
             await self.ledger.remember_thread(
                 provider=provider.value,
                 channel_key=message.channel_key,
                 number=message.number,
                 channel_id=channel,
-                thread_ts=ts,
+                thread_ts=thread_ts or ts,
             )
-        # The thread belongs to this customer too (with the name Sociocs knows), whatever else it holds.
-        customer = ThreadCustomer(provider.value, message.channel_key, message.number, message.sender_name)
-        await self.ledger.join_thread(channel, thread_ts or ts, customer)
+
+    def _stale(self, conversation: Conversation) -> bool:
+        """A closed conversation quiet for longer than `new_thread_after` continues in a new thread."""
+        last = max(conversation.last_customer_at, conversation.last_reply_at or conversation.last_customer_at)
+        return datetime.now(UTC).replace(tzinfo=None) - last > self._new_thread_after
+
+    async def _continue(
+        self, conversation: Conversation, message: IncomingMessage, provider: Provider, sink: ConversationSink
+    ) -> None:
+        """The customer wrote again in a known conversation: posted in its thread as it comes; the
+        channel is told (a broadcast reply) at most once per `renotify_after`; a closed one reopens."""
+        reopened, notify = await self.ledger.customer_wrote(
+            conversation.id, text=_preview(message), name=message.sender_name, renotify_after=self._renotify_after
+        )
+        ts = await sink.customer_message(
+            message, provider, conversation.channel_id, conversation.thread_ts, broadcast=notify
+        )
+        if ts is not None:
+            customer = ThreadCustomer(provider.value, message.channel_key, message.number, message.sender_name)
+            await self.ledger.join_thread(conversation.channel_id, conversation.thread_ts, customer)
+        fresh = await self.ledger.conversation_by_id(conversation.id)
+        if fresh is not None:
+            await sink.conversation_changed(fresh, "reopened" if reopened else None)
 
     # Delivery statuses ----------------------------------------------------------------------------------
 
@@ -241,3 +352,12 @@ class ConversationService:
     async def release(self, mention_id: str) -> None:
         """Undo a choice whose send was refused: nothing went out, so they may choose again."""
         await self.ledger.undecide_mention(mention_id)
+
+
+def _preview(message: IncomingMessage) -> str | None:
+    """What the inbox shows of a customer's message."""
+    if message.text:
+        return message.text[:300]
+    if message.image_urls or message.file_urls or message.video_urls:
+        return "(media)"
+    return None

@@ -23,6 +23,7 @@ from bot.metrics import METRICS
 from bot.slack.app import build_bot, seed_authorization
 from bot.slack.context import Bot
 from bot.slack.media import sweep_forever as sweep_media_forever
+from bot.slack.reach import named_inboxes, reachability
 from bot.slack.recovery import sweep_forever
 from bot.web import build_web_app
 from bot.webhook_endpoint import sociocs_webhook_route
@@ -89,6 +90,14 @@ async def _watch_ledger(bot: Bot, down: list[str]) -> None:
         await asyncio.sleep(LEDGER_CHECK_EVERY_SECONDS)
 
 
+async def check_inboxes(bot: Bot) -> None:
+    """Report, at start, an inbox channel the bot cannot post in (the Home tab's health shows it too)."""
+    bot.inbox_reach = await reachability(bot.client, named_inboxes(bot.settings))
+    for ok, line in bot.inbox_reach:
+        if not ok:
+            log.error("inbox channel unusable: %s", line)
+
+
 async def serve(settings: Settings) -> int:
     bot = await build_bot(settings)
     try:
@@ -98,6 +107,7 @@ async def serve(settings: Settings) -> int:
         raise
     if auth is not None:
         seed_authorization(bot, auth)
+        bot.background.spawn(check_inboxes(bot), name="inbox-reach")
     stopping = asyncio.Event()
     socket_handler = None
     bot.ledger.start_heartbeat()

@@ -14,7 +14,7 @@ import re
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -96,6 +96,8 @@ class SociocsStandin(LocalServer):
         self._due: dict[str, float] = {}  # message id -> epoch of its schedule
         self.skew = 0.0  # seconds added to the stand-in's clock (`advance`), so a test can pass a schedule
         self.contacts_data = sociocs_contacts.ContactsData()
+        # Incoming messages not replied to, as `GET /messages/unreplied` lists them (a test adds them).
+        self.unreplied: list[dict[str, Any]] = []
 
     def now(self) -> float:
         return time.time() + self.skew
@@ -126,6 +128,7 @@ class SociocsStandin(LocalServer):
         app.router.add_get("/messages/scheduled", self._list_scheduled)
         app.router.add_delete("/messages/scheduled/{message_id}", self._delete_scheduled)
         sociocs_contacts.routes(self, app)
+        app.router.add_get("/messages/unreplied", self._unreplied)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -178,6 +181,37 @@ class SociocsStandin(LocalServer):
         with self._lock:
             sub_id = self._subscription_ids.setdefault(body["subscriber_reference_id"], len(self._subscription_ids) + 1)
         return web.json_response({"status": "success", "data": {"id": sub_id}})
+
+    async def _unreplied(self, request: web.Request) -> web.Response:
+        """`GET /messages/unreplied?start_date=&end_date=`: dates `YYYY-MM-DD` (default: the last 90
+        days, to today), anything else refused with 400; the messages received in that range."""
+        ok = self._apikey_ok(request)
+        self._record(SociocsCall("GET", "/messages/unreplied", dict(request.query), ok))
+        if not ok:
+            return web.json_response(error_body("Invalid API key."), status=401)
+        today = datetime.now(UTC).date()
+        bounds: dict[str, date] = {"start_date": today - timedelta(days=90), "end_date": today}
+        for name in bounds:
+            value = request.query.get(name)
+            if value is None:
+                continue
+            try:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                    raise ValueError(value)
+                bounds[name] = date.fromisoformat(value)
+            except ValueError:
+                return web.json_response(error_body(f"Invalid {name}."), status=400)
+        if bounds["start_date"] > bounds["end_date"]:
+            return web.json_response(error_body("start_date is after end_date."), status=400)
+        with self._lock:
+            found = [
+                m
+                for m in self.unreplied
+                if bounds["start_date"]
+                <= datetime.fromtimestamp(int(m.get("timestamp", 0)) / 1000, UTC).date()
+                <= bounds["end_date"]
+            ]
+        return web.json_response({"status": "success", "data": found})
 
     def messages(self) -> list[SociocsCall]:
         return [c for c in self.calls if c.path == "/message"]

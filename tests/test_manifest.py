@@ -69,4 +69,5 @@ def test_manifest_declares_the_contract(manifest: dict[str, Any]):
         "im:write",
         "files:read",
         "users:read.email",
+        "groups:read",  # conversations (issue 17): a private inbox channel's membership, checked at start
     }

@@ -15,10 +15,10 @@ def test_the_latest_message_per_channel_and_number_wins(url: str) -> None:  # no
         try:
             at = datetime(2026, 12, 1, 9, 0)
             assert await ledger.last_written("ck-a", "+16175550001") is None
-            await ledger.customer_wrote("ck-a", "+16175550001", at)
-            await ledger.customer_wrote("ck-a", "+16175550001", at - timedelta(hours=2))  # a late, older webhook
+            await ledger.note_customer_write("ck-a", "+16175550001", at)
+            await ledger.note_customer_write("ck-a", "+16175550001", at - timedelta(hours=2))  # a late, older webhook
             assert await ledger.last_written("ck-a", "+16175550001") == at
-            await ledger.customer_wrote("ck-a", "+16175550001", at + timedelta(minutes=5))
+            await ledger.note_customer_write("ck-a", "+16175550001", at + timedelta(minutes=5))
             assert await ledger.last_written("ck-a", "+16175550001") == at + timedelta(minutes=5)
             assert await ledger.last_written("ck-b", "+16175550001") is None
             assert await ledger.last_written("ck-a", "+16175550002") is None

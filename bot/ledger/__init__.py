@@ -5,6 +5,7 @@ hold the per-user rate limit and the retry claims, so both hold across replicas.
 """
 
 from bot.ledger._choices import ContactChoice
+from bot.ledger._conversations import Conversation
 from bot.ledger._media import MediaFiles, MediaRow
 from bot.ledger._records import NewSend, PendingMention, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
 from bot.ledger._replies import ReplyState
@@ -13,6 +14,7 @@ from bot.ledger._store import Ledger
 
 __all__ = [
     "ContactChoice",
+    "Conversation",
     "Ledger",
     "MediaFiles",
     "MediaRow",

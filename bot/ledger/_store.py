@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger._batch import GroupCommit
 from bot.ledger._choices import ChoicesMixin
+from bot.ledger._conversations import ConversationsMixin
 from bot.ledger._records import (
     RETRYABLE,
     NewSend,
@@ -219,7 +220,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin):
+class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, ConversationsMixin):
     def __init__(self, engine: AsyncEngine, writer: Engine, dead_after: float = DEAD_AFTER_SECONDS) -> None:
         self._engine = engine
         self._reads = engine.execution_options(**{READS_OPTION: True})

@@ -31,7 +31,7 @@ class WindowMixin:
     _engine: AsyncEngine
     _reads: AsyncEngine
 
-    async def customer_wrote(self, channel_key: str, number: str, at: datetime) -> None:
+    async def note_customer_write(self, channel_key: str, number: str, at: datetime) -> None:
         """Note that `number` wrote on `channel_key` at `at` (naive UTC); an older time changes nothing."""
         dialect = postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         new = dialect(customer_writes).values(channel_key=channel_key, number=number, last_at=at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -19,11 +20,14 @@ from bot.config import Settings
 from bot.contacts import ContactsService
 from bot.conversations import ConversationService
 from bot.guardrails import Guardrails
+from bot.inbox import Desk
 from bot.ledger import Ledger, MediaFiles
 from bot.sending import SendService
 from bot.slack import idempotency, listeners
 from bot.slack.context import Bot, provide
-from bot.slack.conversations import SlackConversations
+from bot.slack.conversations import SlackConversations, refresh_head
+from bot.slack.home import publish_home
+from bot.slack.links import Links
 from bot.slack.media import Rehoster
 from bot.slack.names import NameResolver
 from bot.slack.outbox import Outbox, PacedWebClient
@@ -124,6 +128,8 @@ async def build_bot(
             ledger,
             served={(provider.value, key) for provider, key in settings.channel_keys.items()},
             inbox_channel_id=settings.inbox_channel_id,
+            inbox_channels={p.value: c for p, c in settings.inbox_channels.items()},
+            new_thread_after=timedelta(hours=settings.conversation_new_thread_hours),
         ),
         background=Background(),
         names=NameResolver(client),
@@ -141,6 +147,15 @@ async def build_bot(
     client.share = lambda: bot.live_instances
     bot.contacts = ContactsService(sociocs, user_map=settings.sociocs_user_map, email_of=bot.names.email_of)
     bot.service.sender_of = bot.contacts.sociocs_user_id
+    bot.desk = Desk(
+        ledger,
+        sociocs,
+        served={(provider.value, key) for provider, key in settings.channel_keys.items()},
+        admins=settings.admin_user_ids,
+    )
+    bot.links = Links(client)
+    bot.home_refresh.run = lambda user_id: publish_home(bot, user_id)
+    bot.head_refresh.run = lambda conversation_id: refresh_head(bot, conversation_id)
     provide(app, bot)  # every listener finds the bot in Bolt's context
     listeners.register(app)
 

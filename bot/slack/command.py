@@ -53,6 +53,11 @@ class BlockRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxRequest:
+    """`/sms inbox`: the open conversations and Sociocs's unreplied messages, privately."""
+
+
+@dataclass(frozen=True, slots=True)
 class ComposeRequest:
     """`/sms`, `/sms NUMBER` or `/sms whatsapp NUMBER`: nothing to send yet, so open the form."""
 
@@ -79,7 +84,7 @@ class SendRequest:
     save: bool = False  # --save: Sociocs saves the recipient as a contact
 
 
-Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest | ScheduledRequest | BlockRequest
+Parsed = HelpRequest | HistoryRequest | ComposeRequest | SendRequest | ScheduledRequest | BlockRequest | InboxRequest
 
 
 class _Scanner:
@@ -229,6 +234,8 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
         if not number:
             raise UsageError(f"Write the number to {first[0].lower()}: /sms {first[0].lower()} +16175551212")
         return BlockRequest(number, BLOCK_WORDS[first[0].lower()])
+    if text.strip().lower() == "inbox":
+        return InboxRequest()
 
     provider = provider_for_word(first[0], whatsapp_provider)
     if provider is not None:

@@ -19,10 +19,13 @@ from bot.contacts import ContactsService
 from bot.conversations import ConversationService
 from bot.domain.draft import Draft, RawDraft, make_draft
 from bot.domain.outcome import Outcome
+from bot.inbox import Desk
 from bot.ledger import Ledger, SendRecord
 from bot.scheduling import ScheduleService
 from bot.sending import Accepted, SendService
 from bot.slack.before_send import with_contact_name, without_blocked
+from bot.slack.debounce import Debouncer
+from bot.slack.links import Links
 from bot.slack.media import Rehoster
 from bot.slack.messages import help_text, outcome_blocks
 from bot.slack.names import NameResolver
@@ -36,6 +39,9 @@ from bot.tasks import Background
 
 log = logging.getLogger(__name__)
 
+HOME_REFRESH_SECONDS = 5.0  # a Home tab is published at most once per this, per person
+HEAD_REFRESH_SECONDS = 10.0  # a conversation's first message is redrawn for new customer messages at most this often
+HOME_VIEWERS = 50  # people whose Home tab is kept fresh: those who opened it most recently (views.publish is Tier 4)
 BOT_KEY = "bot"  # where the global middleware puts the Bot in Bolt's context
 
 
@@ -64,6 +70,30 @@ class Bot:
         """Cancelling and listing scheduled messages (send later)."""
         return ScheduleService(self.ledger, self.sociocs, self.settings.admin_user_ids)
 
+    # Conversations (assign, close, the inbox) and the Home tab, refreshed (debounced) for the people
+    # who opened it in this process when something of theirs changes.
+    desk: Desk | None = None
+    links: Links | None = None
+    home_refresh: Debouncer = field(default_factory=lambda: Debouncer(HOME_REFRESH_SECONDS))
+    # A conversation's first message shows when the customer last wrote: redrawn at most this often for
+    # plain messages (a burst is one edit); assign, close and reopen redraw it at once.
+    head_refresh: Debouncer = field(default_factory=lambda: Debouncer(HEAD_REFRESH_SECONDS))
+    home_viewers: dict[str, None] = field(default_factory=dict)  # the latest HOME_VIEWERS, oldest first
+    inbox_reach: list[tuple[bool, str]] = field(default_factory=list)  # (ok, line) per inbox channel, at start
+
+    def home_opened(self, user_id: str) -> None:
+        """`user_id` looks at the Home tab: keep it fresh for them (the latest HOME_VIEWERS people)."""
+        self.home_viewers.pop(user_id, None)
+        self.home_viewers[user_id] = None
+        while len(self.home_viewers) > HOME_VIEWERS:
+            del self.home_viewers[next(iter(self.home_viewers))]
+
+    def home_changed(self, *user_ids: str | None) -> None:
+        """Something shown on these people's Home tab changed: refresh it soon (debounced)."""
+        for user_id in user_ids:
+            if user_id and user_id in self.home_viewers:
+                self.home_refresh.request(user_id)
+
     @property
     def ledger(self) -> Ledger:
         return self.service.ledger
@@ -71,6 +101,8 @@ class Bot:
     async def aclose(self) -> None:
         if self.media is not None:
             await self.media.aclose()
+        self.home_refresh.cancel()
+        self.head_refresh.cancel()
         await self.ledger.close()
         if self.sociocs is not None:
             await self.sociocs.aclose()
@@ -128,6 +160,7 @@ class Bot:
             send_ids=accepted.send_ids,
         )
         await self.service.send(accepted, reporter)
+        self.home_changed(accepted.requester.user_id)
 
     async def post_outcome(self, record: SendRecord, line: str, outcome: Outcome, what: str) -> None:
         """An outcome about a recorded send in the send's thread: its outcome reply brought up to date

@@ -9,6 +9,7 @@ with a Reply button. Which thread, deduplication and claims are the service's bu
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.conversations import Delivery
@@ -16,9 +17,11 @@ from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber, mask
 from bot.domain.providers import Provider
-from bot.ledger import SendRecord
+from bot.ledger import Conversation, SendRecord
 from bot.sending import draft_from_record
 from bot.slack.context import Bot
+from bot.slack.conversation_view import event_text, head_content, head_message
+from bot.slack.links import message_link
 from bot.slack.messages import customer_blocks, delivery_line, parent_blocks, summary_text, undelivered_line
 from bot.slack.outbox import slack_call
 from bot.sociocs.webhooks import IncomingMessage
@@ -33,19 +36,109 @@ class SlackConversations:
         self._bot = bot
 
     async def customer_message(
-        self, message: IncomingMessage, provider: Provider, channel_id: str, thread_ts: str | None
+        self,
+        message: IncomingMessage,
+        provider: Provider,
+        channel_id: str,
+        thread_ts: str | None,
+        *,
+        broadcast: bool = False,
     ) -> str | None:
         text, blocks = customer_blocks(message, provider, new_thread=thread_ts is None)
+        extra: dict[str, Any] = {"reply_broadcast": True} if broadcast and thread_ts else {}
         response = await slack_call(
             self._bot.client.chat_postMessage(
-                channel=channel_id, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False, link_names=False
+                channel=channel_id,
+                thread_ts=thread_ts,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                link_names=False,
+                **extra,
             ),
             f"post the message from {mask(message.number)}",
         )
         return None if response is None else str(response["ts"])
 
+    async def conversation_started(
+        self,
+        message: IncomingMessage,
+        provider: Provider,
+        channel_id: str,
+        thread_ts: str | None,
+        *,
+        conversation_id: str,
+        previous: tuple[str, str] | None,
+    ) -> tuple[str, str] | None:
+        link = None
+        if previous is not None and self._bot.links is not None:
+            link = message_link(await self._bot.links.base(), previous[0], previous[1])
+        head = head_content(message, provider, new_thread=thread_ts is None, previous=link)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        state = Conversation(
+            id=conversation_id,
+            provider=provider.value,
+            channel_key=message.channel_key,
+            number=message.number,
+            name=message.sender_name,
+            status="open",
+            assignee=None,
+            closed_by=None,
+            channel_id=channel_id,
+            thread_ts=thread_ts or "",
+            head_ts="",
+            head=head,
+            previous=None,
+            opened_at=now,
+            last_customer_at=now,
+            last_customer_text=message.text,
+        )
+        text, blocks = head_message(state)
+        # In an existing thread (a send's), the start is also shown in the channel: its one notification.
+        extra: dict[str, Any] = {"reply_broadcast": True} if thread_ts else {}
+        response = await slack_call(
+            self._bot.client.chat_postMessage(
+                channel=channel_id,
+                thread_ts=thread_ts,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                link_names=False,
+                **extra,
+            ),
+            f"post the message from {mask(message.number)}",
+        )
+        if response is None:
+            return None
+        self._bot.home_changed(*self._bot.home_viewers)
+        return str(response["ts"]), head
+
+    async def conversation_changed(
+        self, conversation: Conversation, event: str | None = None, actor: str | None = None
+    ) -> None:
+        bot = self._bot
+        if event is not None:
+            note = event_text(event, actor)
+            await slack_call(
+                bot.client.chat_postMessage(
+                    channel=conversation.channel_id,
+                    thread_ts=conversation.thread_ts,
+                    text=note,
+                    unfurl_links=False,
+                    link_names=False,
+                ),
+                f"note that a conversation was {event}",
+            )
+
+        if event is None:
+            bot.head_refresh.request(conversation.id)  # only the customer's latest time changed: later, once
+        else:
+            await refresh_head(bot, conversation.id)
+        bot.home_changed(*bot.home_viewers)
+
     async def statuses_changed(self, record: SendRecord) -> None:
         await _refresh_summary(self._bot, record)
+        self._bot.home_changed(record.user_id)
 
     async def undelivered(self, record: SendRecord, failures: list[Delivery]) -> None:
         if (
@@ -56,6 +149,19 @@ class SlackConversations:
             return  # the send's outcome reply shows the failure, with Retry
         for status, code, message in failures:
             await _report_undelivered(self._bot, record, status, code, message)
+
+
+async def refresh_head(bot: Bot, conversation_id: str) -> None:
+    """Redraw a conversation's first message as the ledger has it when the edit is made."""
+    conversation = await bot.ledger.conversation_by_id(conversation_id)
+    if conversation is None:
+        return
+
+    async def render() -> tuple[str, list[dict[str, Any]]] | None:
+        fresh = await bot.ledger.conversation_by_id(conversation_id)
+        return head_message(fresh) if fresh is not None else None
+
+    await bot.outbox.edit(conversation.channel_id, conversation.head_ts, render)
 
 
 async def _refresh_summary(bot: Bot, record: SendRecord) -> None:

@@ -75,6 +75,7 @@ def help_text(
             "• `/sms block +16175551212`, `/sms unblock +16175551212` (admins only) block or unblock a number"
             " in Sociocs.",
             "• `/sms history` lists your last 10 messages and what happened to them; `/sms help` shows this.",
+            "• `/sms inbox` lists the conversations waiting for an answer: yours, then unassigned.",
             "",
             f"Providers here: {providers}. The outcome of each message is posted in a thread under the message.",
         ]

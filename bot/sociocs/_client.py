@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
@@ -34,6 +34,25 @@ class Channel(BaseModel):
     id: str | int | None = None
     channel_key: str
     name: str | None = None
+
+
+class UnrepliedMessage(BaseModel):
+    """An incoming message Sociocs has seen no reply to (`GET /messages/unreplied`): the fields of an
+    incoming-message webhook that the inbox uses; anything else is ignored."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
+
+    message_id: str | None = None
+    provider: str | None = None
+    channel_key: str | None = None
+    from_: str = Field(alias="from")
+    name: str | None = None
+    text: str | None = None
+    timestamp: int | None = None  # milliseconds
+
+    @property
+    def number(self) -> str:
+        return "+" + "".join(ch for ch in self.from_ if ch.isdigit())
 
 
 class _SendData(BaseModel):
@@ -222,6 +241,27 @@ class SociocsClient(ContactsMixin):
         error = _error_text(body, response.reason_phrase or "error")
         # 400/404/409: Sociocs will not cancel it (being sent, sent, or gone); 401/429/5xx: try again later.
         return CancelAnswer(False, status in (400, 404, 409, 410, 422), error, status)
+
+    async def unreplied(self) -> list[UnrepliedMessage]:
+        """GET /messages/unreplied (Sociocs's default range, the last 90 days); raises SociocsError.
+        Entries that cannot be read are skipped, not fatal: the inbox shows the rest."""
+        try:
+            response = await self._http.get("/messages/unreplied")
+        except httpx.HTTPError as exc:
+            raise SociocsError(f"could not reach Sociocs ({type(exc).__name__})") from None
+        body = _json(response)
+        if response.status_code != 200:
+            raise SociocsError(f"HTTP {response.status_code}: {_error_text(body, response.reason_phrase)}")
+        items = body.get("data", body) if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise SociocsError("unexpected reply to GET /messages/unreplied")
+        found: list[UnrepliedMessage] = []
+        for item in items:
+            try:
+                found.append(UnrepliedMessage.model_validate(item))
+            except ValidationError:
+                log.warning("skipped an unreadable entry of GET /messages/unreplied")
+        return found
 
 
 @dataclass(frozen=True, slots=True)

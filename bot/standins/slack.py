@@ -6,7 +6,7 @@ conditions (https://api.slack.com/docs/rate-limits, https://docs.slack.dev/apis/
 - Web API methods are limited "per API method per app per workspace" by tier: Tier 1 "1+ per minute",
   Tier 2 "20+ per minute", Tier 3 "50+ per minute" ("sporadic bursts are welcome"), Tier 4 "100+ per
   minute" ("generous burst behavior"). Each method's tier is the one on its reference page
-  (chat.update Tier 3; chat.postEphemeral, views.open/update/push, users.info Tier 4; conversations.info
+  (chat.update Tier 3; chat.postEphemeral, views.open/update/push/publish, users.info Tier 4; conversations.info
   Tier 3; usergroups.users.list Tier 2; auth.test Special, treated as Tier 4).
 - chat.postMessage is Special tier: "generally allows posting one message per second per channel",
   "short bursts >1 allowed": modelled as a burst of 3, then one a second per channel.
@@ -114,6 +114,7 @@ METHOD_TIER = {
     "views.open": 4,
     "views.update": 4,
     "views.push": 4,
+    "views.publish": 4,
     "users.info": 4,
     "conversations.info": 3,
     "usergroups.users.list": 2,
@@ -127,6 +128,7 @@ POST_PER_SECOND = 1.0  # one a second
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 RESPONSE_URL_USES = 5
+MAX_VIEW_BYTES = 250 * 1024  # views.publish: view_too_large "if the provided view is greater than 250kb"
 RESPONSE_URL_WINDOW = 30 * 60.0
 
 
@@ -226,6 +228,8 @@ class SlackWorkspace:
     default_zone: str = "America/Los_Angeles"
     # users.info shows `profile.email` for these users (Slack does with the users:read.email scope).
     emails: dict[str, str] = field(default_factory=dict)
+    # Archived channels: conversations.info says `is_archived`, chat.postMessage fails with `is_archived`.
+    archived_channels: set[str] = field(default_factory=set)
 
 
 class SlackStandin(LocalServer):
@@ -249,6 +253,8 @@ class SlackStandin(LocalServer):
         self._response_uses: dict[str, list[float]] = {}
         # The current text and blocks of every message posted (chat.update edits them): (channel, ts) ->.
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        # The Home tab each user was last published (views.publish).
+        self.homes: dict[str, dict[str, Any]] = {}
         # Thread replies and edits in these channels wait until released (a test's way to cut one off).
         self.held: dict[str, asyncio.Event] = {}
         self.bot_token = bot_token
@@ -492,6 +498,8 @@ class SlackStandin(LocalServer):
             return {"ok": False, "error": "channel_not_found"}
         if channel in self.workspace.closed_channels:
             return {"ok": False, "error": self.workspace.closed_channels[channel]}
+        if channel in self.workspace.archived_channels:
+            return {"ok": False, "error": "is_archived"}
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
         problem = block_problem(args.get("blocks"))
@@ -560,7 +568,19 @@ class SlackStandin(LocalServer):
             name = channel.lower()  # any C… id is a public channel the bot can post in
         if name is None:
             return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "channel": {"id": channel, "name": name}}
+        # A private channel the bot is not in is `channel_not_found` (a closed channel above); public
+        # ones it can post in without joining (chat:write.public), so only the listed ones count as joined.
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": name,
+                "is_channel": True,
+                "is_private": False,
+                "is_archived": channel in self.workspace.archived_channels,
+                "is_member": channel in self.workspace.channels,
+            },
+        }
 
     def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = str(args.get("file", ""))
@@ -591,3 +611,25 @@ class SlackStandin(LocalServer):
 
     def _m_views_push(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._view(args)
+
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A Home tab for `user_id`: a `home` view (at most 100 blocks, 250 kB), kept per user in `homes`."""
+        user = str(args.get("user_id") or "")
+        if not re.fullmatch(r"[UW][A-Z0-9]{2,}", user):
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": ["invalid `user_id`"]}}
+        view = args.get("view")
+        raw = view if isinstance(view, str) else json.dumps(view or {})
+        if len(raw.encode()) > MAX_VIEW_BYTES:
+            return {"ok": False, "error": "view_too_large"}
+        parsed = json.loads(raw)
+        if not isinstance(parsed, dict) or parsed.get("type") != "home":
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["must be a home view"]},
+            }
+        published = self._view({"view": parsed})
+        if published.get("ok"):
+            with self._limit_lock:
+                self.homes[user] = parsed
+        return published

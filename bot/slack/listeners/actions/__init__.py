@@ -7,10 +7,12 @@ import re
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.contact_texts import BLOCK_ACTION, CONTACT_CANCEL, CONTACT_CHOICE_PREFIX
+from bot.slack.conversation_view import ASSIGN_ACTION, CLOSE_ACTION
 from bot.slack.listeners.actions.block_number import block_pressed
 from bot.slack.listeners.actions.cancel_scheduled import cancel_pressed
 from bot.slack.listeners.actions.compose import compose_changed
 from bot.slack.listeners.actions.contact_choice import contact_chosen
+from bot.slack.listeners.actions.conversation import conversation_pressed
 from bot.slack.listeners.actions.mention_choice import choice_pressed
 from bot.slack.listeners.actions.reply import reply_pressed
 from bot.slack.listeners.actions.retry import retry_pressed
@@ -34,3 +36,5 @@ def register(app: AsyncApp) -> None:
     app.action(TEMPLATE_ACTION)(template_pressed)
     app.action(re.compile(rf"^({re.escape(CONTACT_CHOICE_PREFIX)}\d+|{CONTACT_CANCEL})$"))(contact_chosen)
     app.action(BLOCK_ACTION)(block_pressed)
+    app.action(ASSIGN_ACTION)(conversation_pressed)
+    app.action(CLOSE_ACTION)(conversation_pressed)

@@ -18,6 +18,7 @@ from bot.slack.command import (
     ComposeRequest,
     HelpRequest,
     HistoryRequest,
+    InboxRequest,
     ScheduledRequest,
     SendRequest,
     UsageError,
@@ -25,6 +26,7 @@ from bot.slack.command import (
 )
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.commands.contacts import block_command, names_command
+from bot.slack.listeners.commands.inbox import show_inbox
 from bot.slack.listeners.common import open_compose
 from bot.slack.listeners.scheduled import list_scheduled
 from bot.slack.listeners.send_later import ZONE_UNKNOWN, accept_later, check_readable
@@ -82,6 +84,14 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         return
     if isinstance(parsed, BlockRequest):
         await block_command(bot, ack, command, parsed)
+        return
+    if isinstance(parsed, InboxRequest):
+        problems = await bot.service.user_problems(command.get("user_id"))
+        if problems:  # the inbox shows customers' numbers and words: only to those who may send
+            await ack(response_type="ephemeral", text=refusal_text(DraftError(problems)))
+            return
+        await ack()  # the inbox asks Sociocs too: answered privately once it is known
+        bot.background.spawn(show_inbox(bot, str(command.get("user_id")), ephemeral(respond)), name="inbox")
         return
     who = requester(command)
     if parsed.send_at is not None:
