@@ -1,4 +1,4 @@
-"""The `/sms` grammar: `/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--file URL] MESSAGE`."""
+"""The `/sms` grammar (see `bot.slack.messages.USAGE`)."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from bot.slack.messages import USAGE
 from standins import SlackStandin, SociocsStandin
 from standins.sociocs import Reply, error_body
 from tests.conftest import (
@@ -281,7 +282,7 @@ def test_premium_and_satellite_numbers_are_refused(
 def test_help_and_empty_command_answer_with_the_grammar(bot: RunningBot, text: str):
     reply = bot.command(text).json()
     assert reply["response_type"] == "ephemeral"
-    assert "/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--file URL] MESSAGE" in reply["text"]
+    assert f"`{USAGE}`" in reply["text"]
     assert "`twlo` SMS (Twilio), `twlowa` WhatsApp (Twilio)" in reply["text"]
 
 

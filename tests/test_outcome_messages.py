@@ -406,7 +406,8 @@ def test_help_text_lists_configured_providers_and_limits() -> None:
     text = help_text({Provider.TWLO: "k", Provider.GSWA: "k"}, Provider.TWLO, Provider.GSWA, 7)
     assert text.startswith(
         "*Send an SMS or WhatsApp message:* "
-        "`/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--file URL] MESSAGE`\n"
+        "`/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--video URL] [--file URL]"
+        " [--template NAME] [--at WHEN] [--save] MESSAGE`\n"
     )
     assert "sends with the default provider (SMS (Twilio))." in text
     assert "`whatsapp`/`wa` (WhatsApp (Gupshup))" in text

@@ -24,7 +24,10 @@ from bot.sociocs.webhooks import IncomingMessage
 Block = dict[str, Any]
 _SECTION_LIMIT = 2800  # Slack allows 3000 characters per section text; counted after escaping and quoting.
 
-USAGE = "/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--file URL] MESSAGE"
+USAGE = (
+    "/sms [PROVIDER] RECIPIENTS [--name NAME] [--image URL]... [--video URL] [--file URL]"
+    " [--template NAME] [--at WHEN] [--save] MESSAGE"
+)
 
 
 def problems_text(error: DraftError) -> str:
@@ -65,9 +68,15 @@ def help_text(
             + (f" ({default.label})." if default else "."),
             "• `/sms whatsapp +1 (617) 555-1212 Hi!` picks the provider: `sms`/`twlo`, "
             f"`whatsapp`/`wa` ({whatsapp.label}), `twlowa`, `gswa`.",
-            f"• `/sms +16175551212, +16175551213 Closed today` sends to several numbers (at most {max_recipients}).",
+            f"• `/sms +16175551212, +16175551213 Closed today` sends to several numbers (at most {max_recipients})."
+            " Write numbers with their country code (`+1…`, `+44…` or `00…`).",
             '• `/sms +16175551212 --name "Jane Doe" --image https://example.com/a.png Here it is`'
-            " adds a name and media; `--image` may repeat, `--file URL` attaches one file; media without text is fine.",
+            " adds a name and media (SMS only); `--image` may repeat, `--video URL` and `--file URL` attach one each;"
+            " media without text is fine.",
+            '• `/sms +16175551212 --at "tomorrow 9am" See you then` sends later, in your time zone'
+            " (`YYYY-MM-DD HH:MM`, `HH:MM`, `tomorrow 9am`, `mon 14:00`, `in 2h`); `/sms scheduled` lists yours.",
+            "• `/sms whatsapp +447911123456 --template NAME value 1 | value 2` sends an approved WhatsApp template"
+            " (needed to start a WhatsApp conversation); `/sms help templates` lists them.",
             "• Put `--` before a message that starts with a dash, or with digits that could be read"
             " as part of the number.",
             '• `/sms "Jane Doe", +16175551213 Closed today` sends to a Sociocs contact by name (a quoted name, or one'
