@@ -75,8 +75,6 @@ def help_text(
             " media without text is fine.",
             '• `/sms +16175551212 --at "tomorrow 9am" See you then` sends later, in your time zone'
             " (`YYYY-MM-DD HH:MM`, `HH:MM`, `tomorrow 9am`, `mon 14:00`, `in 2h`); `/sms scheduled` lists yours.",
-            "• `/sms whatsapp +447911123456 --template NAME value 1 | value 2` sends an approved WhatsApp template"
-            " (needed to start a WhatsApp conversation); `/sms help templates` lists them.",
             "• Put `--` before a message that starts with a dash, or with digits that could be read"
             " as part of the number.",
             '• `/sms "Jane Doe", +16175551213 Closed today` sends to a Sociocs contact by name (a quoted name, or one'
