@@ -197,6 +197,7 @@ class SendService:
                 via=requester.via,
                 video_url=draft.video_url,
                 template=draft.template.to_record() if draft.template is not None else None,
+                save_contact=draft.save_contact,
             )
             for r in draft.recipients
         ]
@@ -446,6 +447,7 @@ def draft_from_record(record: SendRecord) -> Draft:
         schedule=record.schedule,
         video_url=record.video_url,
         template=TemplateUse.from_record(record.template) if record.template is not None else None,
+        save_contact=record.save_contact,
     )
 
 
