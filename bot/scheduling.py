@@ -100,13 +100,15 @@ class ScheduleService:
             return False
         return listed is not None and _absent(scheduled, {m.message_id for m in listed}, _earliest(listed, scheduled))
 
-    async def pending(self, user_id: str) -> Pending:
-        """The person's scheduled messages still to go (an admin's: everyone's), soonest first.
+    async def pending(self, user_id: str, *, own: bool = False) -> Pending:
+        """The person's scheduled messages still to go (an admin's: everyone's, unless `own`), soonest
+        first.
 
         Those Sociocs no longer lists are settled first: cancelled (in Sociocs's own app) when their
         time is still ahead, sent when it has passed.
         """
-        sends = await self.ledger.pending_scheduled(None if self.is_admin(user_id) else user_id)
+        everyone = self.is_admin(user_id) and not own
+        sends = await self.ledger.pending_scheduled(None if everyone else user_id)
         if self._sociocs is None or not sends:
             return Pending(sends, checked=self._sociocs is not None)
         try:

@@ -24,7 +24,7 @@ from bot.domain.phone import InvalidNumber, PhoneNumber, parse_number
 from bot.domain.providers import Provider
 from bot.domain.schedule import MIN_AHEAD, zone_named
 from bot.domain.templates import TemplateUse
-from bot.domain.window import closed_reason, is_open
+from bot.domain.window import closed_reason, closes_before_schedule, is_open
 from bot.guardrails import Guardrails
 from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
 
@@ -167,15 +167,22 @@ class SendService:
 
     async def check_window(self, draft: Draft) -> None:
         """Free text (no template) on WhatsApp only inside the 24 hours after the customer last wrote,
-        when webhooks tell us when that was. Raises DraftError saying when they wrote and what to send."""
+        when webhooks tell us when that was. Raises DraftError saying when they wrote and what to send.
+
+        A scheduled message is judged when it is scheduled, from what is known then: the window must
+        still be open at the time it is for (a customer writing again in between cannot be counted on)."""
         if not self.window_known or draft.provider.is_sms or draft.template is not None:
             return
         now = datetime.now(UTC).replace(tzinfo=None)
+        at = now if draft.schedule is None else draft.schedule.astimezone(UTC).replace(tzinfo=None)
         problems: list[Problem] = []
         for number in draft.recipients:
             last = await self.last_written(draft.provider, number.e164)
-            if not is_open(last, now):
+            if not is_open(last, at):
                 templates = self.rules.templates.for_provider(draft.provider)
+                if last is not None and is_open(last, now):  # open now, closed by the scheduled time
+                    problems.append(Problem("send_at", closes_before_schedule(number.e164, last, now, at, templates)))
+                    continue
                 problems.append(Problem("text", closed_reason(number.e164, draft.provider, last, now, templates)))
         if problems:
             raise DraftError(problems)
@@ -197,6 +204,7 @@ class SendService:
                 via=requester.via,
                 video_url=draft.video_url,
                 template=draft.template.to_record() if draft.template is not None else None,
+                save_contact=draft.save_contact,
             )
             for r in draft.recipients
         ]
@@ -446,6 +454,7 @@ def draft_from_record(record: SendRecord) -> Draft:
         schedule=record.schedule,
         video_url=record.video_url,
         template=TemplateUse.from_record(record.template) if record.template is not None else None,
+        save_contact=record.save_contact,
     )
 
 

@@ -53,6 +53,25 @@ def closed_reason(
     )
 
 
+def closes_before_schedule(
+    number: str, last_wrote: datetime, now: datetime, send_at: datetime, templates: Sequence[Template]
+) -> str:
+    """Why scheduled free text is refused although the window is open now: it closes before the time
+    the message is for (all naive UTC). Judged from what is known when scheduling: a customer who
+    writes again in between would reopen it, but the bot cannot count on that."""
+    until = last_wrote + WINDOW
+    instead = (
+        f"send an approved template instead with --template NAME (templates: {names_of(templates)})"
+        if templates
+        else "or an admin must add an approved template to SOCIOCS_TEMPLATES_FILE"
+    )
+    return (
+        f"{number} last wrote {ago(now - last_wrote)} ago, so the 24-hour window for free text closes at "
+        f"{_when(until)}, before the scheduled time ({_when(send_at)}): WhatsApp would refuse it then. "
+        f"Nothing was scheduled; choose a time before the window closes, or {instead}."
+    )
+
+
 def state(last_wrote: datetime | None, now: datetime) -> str:
     """The window's state for the form, e.g. `customer wrote 3 h ago: free text allowed until 17:05 UTC`."""
     if last_wrote is None:

@@ -40,6 +40,7 @@ class NewSend:
     via: str = ""
     video_url: str | None = None
     template: dict[str, Any] | None = None  # a WhatsApp template use, as TemplateUse.to_record() gives it
+    save_contact: bool = False  # --save: Sociocs saves the recipient as a contact (kept for a Retry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class SendRecord:
     schedule: datetime | None = None  # send later: when, in the sender's zone (where the query joins it)
     video_url: str | None = None
     template: dict[str, Any] | None = None
+    save_contact: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,4 +147,5 @@ def record_from_row(row: Any) -> SendRecord:
         delivery_error=row.delivery_error,
         video_url=media.get("video_url"),
         template=media.get("template"),
+        save_contact=bool(media.get("contact_saving")),
     )

@@ -161,12 +161,15 @@ def _execute_each(conn: Connection, statements: Sequence[Executable]) -> list[in
 
 
 def _media(entry: NewSend) -> dict[str, Any]:
-    """The `media` column's JSON: a video and a template only when there is one (older rows lack them)."""
+    """The `media` column's JSON: a video, a template and `--save` only when there is one (older rows
+    lack them), so what a Retry sends is all there without a new column."""
     media: dict[str, Any] = {"image_urls": list(entry.image_urls), "file_url": entry.file_url}
     if entry.video_url is not None:
         media["video_url"] = entry.video_url
     if entry.template is not None:
         media["template"] = entry.template
+    if entry.save_contact:
+        media["contact_saving"] = True
     return media
 
 

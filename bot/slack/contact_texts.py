@@ -60,7 +60,7 @@ def match_label(number: str, name: str | None) -> str:
 
 
 def choice_blocks(
-    choice_id: str, typed: str, matches: Sequence[tuple[str, str | None]], text: str
+    choice_id: str, typed: str, matches: Sequence[tuple[str, str | None]], text: str, note: str | None = None
 ) -> list[dict[str, Any]]:
     """Which contact is meant: one button per match (name and masked number) and Cancel.
 
@@ -74,6 +74,8 @@ def choice_blocks(
     if text:
         quoted_text = "\n".join(f"> {line}" for line in shown(text).split("\n"))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quoted_text[:2900], "verbatim": True}})
+    if note:  # what else is held: a template, a schedule (already in Slack's markup)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note[:2900]}]})
     buttons: list[dict[str, Any]] = [
         {
             "type": "button",

@@ -181,6 +181,11 @@ def _section(text: str) -> Block:
 _STATUS_ICONS = {"sent": ":white_check_mark:", "failed": ":x:", "unknown": ":warning:", "dry_run": ":test_tube:"}
 
 
+def _to(r: SendRecord) -> str:
+    """The recipient as the summaries show it: `Jane Doe (+16175551212)` when the send had a name."""
+    return f"{shown(r.name)} ({r.recipient})" if r.name else r.recipient
+
+
 def home_view(
     inbox: Inbox,
     sends: list[SendRecord],
@@ -199,7 +204,7 @@ def home_view(
             where = f" · <{link(r.channel_id, r.summary_ts, None)}|thread>" if r.channel_id and r.summary_ts else ""
             extra.append(
                 _section(
-                    f"{icon} {_when(r.created_at)} · {r.recipient} · {Provider(r.provider).label} · "
+                    f"{icon} {_when(r.created_at)} · {_to(r)} · {Provider(r.provider).label} · "
                     f"{status.replace('_', ' ')}{where}"
                 )
             )

@@ -1,8 +1,7 @@
 """The Home tab: published when someone opens it and, debounced, when something of theirs changes.
 
-It shows the inbox (as `/sms inbox`), the person's recent sends with their status and, for admins,
-the configuration's health. Scheduled messages have a seam here (`scheduled_blocks`), filled in once
-scheduling exists.
+It shows the inbox (as `/sms inbox`), the person's recent sends with their status, their scheduled
+messages still waiting (each with Cancel) and, for admins, the configuration's health.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from bot.slack.context import Bot
 from bot.slack.conversation_view import Link, home_view
 from bot.slack.links import message_link
 from bot.slack.outbox import slack_call
+from bot.slack.scheduled_text import home_blocks
 from bot.slack.text import shown
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,15 @@ async def link_maker(bot: Bot) -> Link:
 
 
 async def scheduled_blocks(bot: Bot, user_id: str) -> list[dict[str, Any]]:
-    """The person's scheduled messages as Home tab blocks. A seam for scheduling (issue 15): nothing
-    is scheduled until it exists."""
-    return []
+    """The person's own scheduled messages still waiting, soonest first, each with its Cancel button
+    (an admin sees everyone's with `/sms scheduled`, not here). Checked against Sociocs as that list
+    is, but only when the ledger holds some: most people's Home tab costs Sociocs nothing."""
+    try:
+        pending = await bot.scheduling.pending(user_id, own=True)
+    except Exception:  # the rest of the Home tab is still worth publishing
+        log.exception("could not list the scheduled messages of %s for the Home tab", user_id)
+        return [_text(":warning: Your scheduled messages could not be listed just now: try `/sms scheduled`.")]
+    return home_blocks(pending.sends, checked=pending.checked)
 
 
 def health(bot: Bot) -> list[tuple[bool, str]]:

@@ -74,7 +74,8 @@ def help_text(
             " adds a name and media (SMS only); `--image` may repeat, `--video URL` and `--file URL` attach one each;"
             " media without text is fine.",
             '• `/sms +16175551212 --at "tomorrow 9am" See you then` sends later, in your time zone'
-            " (`YYYY-MM-DD HH:MM`, `HH:MM`, `tomorrow 9am`, `mon 14:00`, `in 2h`); `/sms scheduled` lists yours.",
+            " (`YYYY-MM-DD HH:MM`, `HH:MM`, `tomorrow 9am`, `mon 14:00`, `in 2h`);"
+            " `/sms scheduled` lists yours, with a Cancel button each.",
             "• Put `--` before a message that starts with a dash, or with digits that could be read"
             " as part of the number.",
             '• `/sms "Jane Doe", +16175551213 Closed today` sends to a Sociocs contact by name (a quoted name, or one'
@@ -82,7 +83,8 @@ def help_text(
             "• `/sms block +16175551212`, `/sms unblock +16175551212` (admins only) block or unblock a number"
             " in Sociocs.",
             "• `/sms history` lists your last 10 messages and what happened to them; `/sms help` shows this.",
-            "• `/sms inbox` lists the conversations waiting for an answer: yours, then unassigned.",
+            "• `/sms inbox` lists the open conversations, yours then unassigned, those waiting for an answer"
+            " first. The bot's Home tab shows them too, with your recent and scheduled messages.",
             "",
             f"Providers here: {providers}. The outcome of each message is posted in a thread under the message.",
         ]

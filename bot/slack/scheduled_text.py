@@ -14,6 +14,7 @@ from bot.slack.text import shown
 Block = dict[str, Any]
 CANCEL_SCHEDULED_ACTION = "cancel_scheduled"
 MAX_LISTED_BUTTONS = 45  # Slack's 50 blocks per message, less the heading and notes
+HOME_LISTED = 10  # on the Home tab (100 blocks shared with the inbox and recent sends): the soonest
 
 
 def when_text(when: datetime) -> str:
@@ -85,14 +86,10 @@ def pending_blocks(pending: list[ScheduledSend], *, checked: bool, everyone: boo
     blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": title}}]
     lines = [title]
     for item in pending[:MAX_LISTED_BUTTONS]:
-        record = item.record
-        when = item.send_at.astimezone(zone_named(item.zone))
-        who = f" · by <@{record.user_id}>" if everyone and record.user_id else ""
-        preview = shown((record.text or "(media)")[:80])
-        line = f"{when_text(when)} · {record.recipient}{who} · {preview}"
+        line = pending_line(item, everyone=everyone)
         lines.append(line)
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": line}, "accessory": cancel_button(record.id)}
+            {"type": "section", "text": {"type": "mrkdwn", "text": line}, "accessory": cancel_button(item.record.id)}
         )
     notes = []
     if len(pending) > MAX_LISTED_BUTTONS:
@@ -102,3 +99,40 @@ def pending_blocks(pending: list[ScheduledSend], *, checked: bool, everyone: boo
     if notes:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "; ".join(notes) + "."}]})
     return "\n".join(lines), blocks
+
+
+def pending_line(item: ScheduledSend, *, everyone: bool = False) -> str:
+    """One scheduled message: its time (each reader's own), recipient, sender (in everyone's list), text."""
+    record = item.record
+    when = item.send_at.astimezone(zone_named(item.zone))
+    who = f" · by <@{record.user_id}>" if everyone and record.user_id else ""
+    to = f"{shown(record.name)} ({record.recipient})" if record.name else record.recipient
+    preview = shown((record.text or _what(record))[:80])
+    return f"{when_text(when)} · {to}{who} · {preview}"
+
+
+def _what(record: SendRecord) -> str:
+    """What a scheduled message without text is: a template's name, or its media."""
+    name = ((record.template or {}).get("template") or {}).get("name")
+    return f"(template {name})" if name else "(media)"
+
+
+def home_blocks(pending: list[ScheduledSend], *, checked: bool) -> list[Block]:
+    """The Home tab's *Your scheduled messages*: the soonest HOME_LISTED, each with its Cancel button
+    (the heading is the Home tab's); nothing at all when none wait."""
+    blocks: list[Block] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": pending_line(item)[:2900], "verbatim": True},
+            "accessory": cancel_button(item.record.id),
+        }
+        for item in pending[:HOME_LISTED]
+    ]
+    notes = []
+    if len(pending) > HOME_LISTED:
+        notes.append(f"and {len(pending) - HOME_LISTED} more, later: `/sms scheduled` lists them all")
+    if pending and not checked:
+        notes.append("Sociocs could not be asked just now: some of these may have been cancelled there")
+    if notes:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "; ".join(notes) + "."}]})
+    return blocks

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.draft import DraftError, Problem, RawDraft
-from bot.domain.schedule import ScheduleError, from_epoch, parse_when, read_when
+from bot.domain.schedule import ScheduleError, check_window, from_epoch, parse_when, read_when
 from bot.sending import Accepted, Requester, with_draft
 from bot.slack.context import Bot
 from bot.slack.zones import ZoneUnknown
@@ -55,6 +55,17 @@ def when_from_text(text: str, zone: ZoneInfo) -> datetime:
 def when_from_picker(epoch: int | float, zone: ZoneInfo) -> datetime:
     try:
         return from_epoch(epoch, zone, now())
+    except ScheduleError as exc:
+        raise _refusal(exc) from None
+
+
+def still_ahead(when: datetime | None) -> None:
+    """A time read earlier (before a contact lookup or a choice) is checked again now: DraftError once
+    it is past or too near. Nothing to check for a send now (None)."""
+    if when is None:
+        return
+    try:
+        check_window(when, now())
     except ScheduleError as exc:
         raise _refusal(exc) from None
 

@@ -1,4 +1,4 @@
-"""The Cancel button of a scheduled message (in its thread, or in `/sms scheduled`)."""
+"""The Cancel button of a scheduled message (in its thread, in `/sms scheduled`, or on the Home tab)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,14 @@ async def cancel_pressed(
     await ack()
     bot = bot_of(context)
     presser = str((body.get("user") or {}).get("id"))
-    privately = bool((body.get("container") or {}).get("is_ephemeral"))
-    bot.background.spawn(
-        _cancel(bot, str(action.get("value")), presser, ephemeral(respond), privately), name="cancel-scheduled"
-    )
+    container = body.get("container") or {}
+    privately = bool(container.get("is_ephemeral"))
+    if container.get("type") == "view":  # the Home tab: no response_url, so a word goes by direct message
+        bot.home_opened(presser)  # they are looking at it: the cancelled message leaves it at once
+        tell = bot.direct_message(presser)
+    else:
+        tell = ephemeral(respond)
+    bot.background.spawn(_cancel(bot, str(action.get("value")), presser, tell, privately), name="cancel-scheduled")
 
 
 async def _cancel(bot: Bot, send_id: str, presser: str, tell: PrivateSink, privately: bool) -> None:
@@ -35,10 +39,13 @@ async def _cancel(bot: Bot, send_id: str, presser: str, tell: PrivateSink, priva
         await tell(f":no_entry: {NOT_YOURS}")
         return
     except NotScheduled:
+        bot.home_changed(presser)  # a Home tab that still listed it is out of date
         await tell(NOT_SCHEDULED)
         return
     line = cancel_outcome_text(result, presser)
     record = result.scheduled.record
+    if result.kind is not Cancelled.TRY_AGAIN:  # it left the scheduled list of the sender's (and presser's) Home tab
+        bot.home_changed(record.user_id, presser)
     thread = record.thread_ts or record.summary_ts
     if result.kind is Cancelled.TRY_AGAIN or not record.channel_id or not thread:
         await tell(line)

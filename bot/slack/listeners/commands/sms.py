@@ -94,16 +94,10 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         bot.background.spawn(show_inbox(bot, str(command.get("user_id")), ephemeral(respond)), name="inbox")
         return
     who = requester(command)
-    if parsed.send_at is not None:
-        if parsed.contact_names:  # a name is looked up after the answer; a schedule is checked before it
-            await ack(
-                response_type="ephemeral",
-                text=":warning: Nothing was scheduled: with --at, write the recipients as numbers, not contact names.",
-            )
-            return
+    if parsed.send_at is not None and not parsed.contact_names:
         await _later(bot, ack, parsed, parsed.send_at, respond, who)
         return
-    if parsed.contact_names:  # looked up after the acknowledgement
+    if parsed.contact_names:  # looked up after the acknowledgement (with --at, the zone too if not cached)
         await names_command(
             bot,
             ack,
