@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.conversations import ConversationService
 from bot.guardrails import Guardrails
 from bot.ledger import Ledger
+from bot.replies import ReplyBook
 from bot.sending import SendService
 from bot.slack import idempotency, listeners
 from bot.slack.context import Bot, provide
@@ -125,7 +126,7 @@ async def build_bot(
         background=Background(),
         names=NameResolver(client),
         outbox=outbox,
-        replies=Replies(client, outbox, ledger),
+        replies=Replies(client, outbox, ReplyBook(ledger)),
     )
     client.share = lambda: bot.live_instances
     provide(app, bot)  # every listener finds the bot in Bolt's context

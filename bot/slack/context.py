@@ -81,7 +81,7 @@ class Bot:
             thread_ts=thread_ts,
             bot_user_id=self.bot_user_id,
             replies=self.replies,
-            ledger=self.ledger,
+            book=self.replies.book,
             **kw,
         )
 
