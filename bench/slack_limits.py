@@ -8,7 +8,7 @@ gets fresh stand-ins and a fresh bot, so 429 counts and rate budgets are its own
     .venv/bin/python bench/slack_limits.py            # all four (about 3 minutes)
     .venv/bin/python bench/slack_limits.py --only 1,4
 
-It reuses the test suite's helpers for starting the bot and signing requests (tests/conftest.py).
+Its helpers for starting the bot and signing requests are its own (bench/slack_bot.py).
 Each scenario measures; bench/targets.py (SLACK_LIMITS, scenario_passed) decides PASS or MISS and
 bench/report.py prints the table.
 """
@@ -28,10 +28,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.report import slack_limits_table
+from bench.slack_bot import API_KEY, BOT_TOKEN, CHANNEL_KEYS, BenchBot, posts, status
 from bench.targets import SLACK_LIMITS, scenario_passed
 from standins import SlackCall, SlackStandin, SociocsStandin
-from tests.conftest import API_KEY, BOT_TOKEN, CHANNEL_KEYS, RunningBot, bot_env, posts, start_bot
-from tests.test_e2e_webhooks import SECRET, post_webhook, status
 
 ORDER = [":outbox_tray:", ":white_check_mark:", ":eyes:"]  # sent, delivered, read
 _numbers = iter(range(1000, 9999))
@@ -52,8 +51,7 @@ class Run:
         )
         self.sociocs.start_in_thread()
         self.dir = tempfile.TemporaryDirectory(prefix="slack-limits-")
-        env = bot_env(self.slack, self.sociocs, MAX_RECIPIENTS="60", SOCIOCS_WEBHOOK_SECRET=SECRET, LOG_LEVEL="WARNING")
-        self.bot: RunningBot = start_bot(env, self.slack, Path(self.dir.name))
+        self.bot = BenchBot(self.slack, self.sociocs, Path(self.dir.name), MAX_RECIPIENTS="60", LOG_LEVEL="WARNING")
 
     def close(self) -> None:
         self.bot.stop()
@@ -159,7 +157,7 @@ def deliveries(latency: float) -> dict[str, Any]:
         ts = parent.response["ts"]
         for value in ("sent", "delivered"):
             for message_id in ids:
-                post_webhook(run.bot, status(message_id, value))
+                run.bot.webhook(status(message_id, value))
 
         def delivered() -> bool:
             current = run.slack.current(channel, ts) or {}

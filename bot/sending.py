@@ -370,6 +370,22 @@ class SendService:
                 log.warning("send %s: could not record its outcome (%s); trying again", send_id, type(exc).__name__)
                 await asyncio.sleep(delay)
 
+    # Recovery ------------------------------------------------------------------------------------------
+
+    async def recover(self) -> list[SendRecord]:
+        """Claim the unfinished sends of processes that are gone (each claimed once across replicas),
+        marked as what is known of them: queued ones failed (never sent), pending ones unknown."""
+        return await self.ledger.recover()
+
+    async def live_processes(self) -> int:
+        """How many bot processes share the ledger now (at least this one): they share Slack's limits."""
+        return await self.ledger.live_instances()
+
+    @property
+    def recovery_period(self) -> float:
+        """Seconds between recovery sweeps: half the silence after which a process is presumed gone."""
+        return self.ledger.dead_after / 2
+
     # Retrying by hand -----------------------------------------------------------------------------------
 
     async def retryable(self, send_ids: Sequence[str]) -> list[str]:

@@ -414,3 +414,12 @@ def settle(bot: RunningBot, slack: SlackStandin) -> None:
     response = bot.command(f"{number} settle")
     assert response.status_code == 200
     wait_outcome(slack, number)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`, see pyproject.toml), the container tests share one worker:
+    one image build, one podman at a time. Every other test goes wherever a worker is free: each worker
+    has its own stand-ins, bots, PostgreSQL database and tmp dirs."""
+    for item in items:
+        if item.get_closest_marker("container"):
+            item.add_marker(pytest.mark.xdist_group("container"))

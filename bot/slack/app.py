@@ -22,6 +22,7 @@ from bot.conversations import ConversationService
 from bot.guardrails import Guardrails
 from bot.inbox import Desk
 from bot.ledger import Ledger, MediaFiles
+from bot.replies import ReplyBook
 from bot.sending import SendService
 from bot.slack import idempotency, listeners
 from bot.slack.context import Bot, provide
@@ -134,7 +135,7 @@ async def build_bot(
         background=Background(),
         names=NameResolver(client),
         outbox=outbox,
-        replies=Replies(client, outbox, ledger),
+        replies=Replies(client, outbox, ReplyBook(ledger)),
     )
     bot.media = Rehoster(
         client,

@@ -134,8 +134,8 @@ class Bot:
             thread_ts=thread_ts,
             bot_user_id=self.bot_user_id,
             replies=self.replies,
-            ledger=self.ledger,
             window_known=self.service.window_known,
+            book=self.replies.book,
             **kw,
         )
 

@@ -175,7 +175,7 @@ async def _refresh_summary(bot: Bot, record: SendRecord) -> None:
         return
 
     async def render() -> tuple[str, list[dict[str, Any]]]:
-        records = await bot.ledger.sends_in_summary(channel, summary_ts)
+        records = await bot.replies.book.sends_in_summary(channel, summary_ts)
         first = draft_from_record(records[0] if records else record)
         draft = Draft(
             provider=first.provider,
@@ -195,13 +195,13 @@ async def _refresh_summary(bot: Bot, record: SendRecord) -> None:
 
     # Noted as due before the edit and cleared once Slack accepted one rendered after it: a process that
     # dies in between leaves it to the recovery sweep of another, so the statuses are shown (once).
-    await bot.ledger.statuses_due(channel, summary_ts, True)
+    await bot.replies.book.statuses_due(channel, summary_ts, True)
     generation = _status_requests[(channel, summary_ts)] = _status_requests.get((channel, summary_ts), 0) + 1
 
     async def accepted() -> None:
         if _status_requests.get((channel, summary_ts)) == generation:
             _status_requests.pop((channel, summary_ts), None)
-            await bot.ledger.statuses_due(channel, summary_ts, False)
+            await bot.replies.book.statuses_due(channel, summary_ts, False)
 
     await bot.outbox.edit(channel, summary_ts, render, accepted)
 
@@ -212,7 +212,7 @@ _status_requests: dict[tuple[str, str], int] = {}
 
 async def refresh_summary(bot: Bot, channel: str, summary_ts: str) -> None:
     """Show a summary's delivery statuses as the ledger has them (the recovery sweep's way in)."""
-    records = await bot.ledger.sends_in_summary(channel, summary_ts)
+    records = await bot.replies.book.sends_in_summary(channel, summary_ts)
     if records:
         await _refresh_summary(bot, records[0])
 

@@ -20,7 +20,8 @@ from bot.domain.outcome import UNDELIVERED, Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload, payload_for
 from bot.domain.phone import PhoneNumber
 from bot.domain.window import outside_window
-from bot.ledger import Ledger, ReplyState, Report, SendRecord, SendStatus
+from bot.ledger import ReplyState, Report, SendRecord, SendStatus
+from bot.replies import ReplyBook
 from bot.sending import draft_from_record
 from bot.slack.messages import RETRY_ACTION, outcome_text
 from bot.slack.outbox import Outbox, PacedWebClient, paced_call, slack_call
@@ -213,10 +214,10 @@ def render(
 class Replies:
     """Posts and edits each send's outcome reply, from the ledger."""
 
-    def __init__(self, client: PacedWebClient, outbox: Outbox, ledger: Ledger) -> None:
+    def __init__(self, client: PacedWebClient, outbox: Outbox, book: ReplyBook) -> None:
         self._client = client
         self._outbox = outbox
-        self._ledger = ledger
+        self.book = book  # what each reply shows, kept in the ledger
         self._posting: dict[tuple[str, str], asyncio.Future[str | None]] = {}
         # Replies Slack refused to take (not a rate limit: those are waited out), for a private fallback.
         self.refused: set[tuple[str, str]] = set()
@@ -225,11 +226,11 @@ class Replies:
         """The send's outcome reply as the ledger keeps it; None when the send has none (yet)."""
         if not channel_id or not summary_ts:
             return None
-        return await self._ledger.reply_state(channel_id, summary_ts)
+        return await self.book.state(channel_id, summary_ts)
 
     async def show(self, channel_id: str, summary_ts: str) -> bool:
         """Bring the send's reply up to date with the ledger; False when the send has no managed reply."""
-        state = await self._ledger.reply_state(channel_id, summary_ts)
+        state = await self.book.state(channel_id, summary_ts)
         if state is None:
             return False
         key = (channel_id, summary_ts)
@@ -252,7 +253,7 @@ class Replies:
         return True
 
     async def _rendered(self, state: ReplyState) -> tuple[str, list[Block], dict[str, str], bool]:
-        records = await self._ledger.sends_in_order(state.send_ids)
+        records = await self.book.sends(state)
         return render(records, retry_all=f"{state.channel_id}:{state.summary_ts}")
 
     async def _post(self, state: ReplyState) -> str | None:
@@ -277,7 +278,7 @@ class Replies:
             self.refused.add((state.channel_id, state.summary_ts))
             return None
         ts, shown, complete = posted
-        await self._ledger.mark_shown(state.channel_id, state.summary_ts, reply_ts=ts, shown=shown, complete=complete)
+        await self.book.shown(state.channel_id, state.summary_ts, reply_ts=ts, shown=shown, complete=complete)
         return ts
 
     async def _edit(self, state: ReplyState, ts: str) -> None:
@@ -285,7 +286,7 @@ class Replies:
 
         async def rendered() -> tuple[str, list[Block]] | None:
             text, blocks, shown, complete = await self._rendered(state)
-            current = await self._ledger.reply_state(state.channel_id, state.summary_ts)
+            current = await self.book.state(state.channel_id, state.summary_ts)
             if current is not None and current.shown == shown and current.complete == complete:
                 return None  # the reply already shows this
             last.update(shown=shown, complete=complete)
@@ -293,7 +294,7 @@ class Replies:
 
         async def accepted() -> None:
             if last:
-                await self._ledger.mark_shown(
+                await self.book.shown(
                     state.channel_id, state.summary_ts, reply_ts=ts, shown=last["shown"], complete=last["complete"]
                 )
 
@@ -303,16 +304,15 @@ class Replies:
 class ReplyReporter:
     """Reports a Retry of one recipient of a send by editing that send's outcome reply."""
 
-    def __init__(self, replies: Replies, ledger: Ledger, state: ReplyState) -> None:
+    def __init__(self, replies: Replies, state: ReplyState) -> None:
         self._replies = replies
-        self._ledger = ledger
         self._state = state
 
     def location(self) -> Report | None:
         return Report(self._state.channel_id, self._state.thread_ts, self._state.summary_ts)
 
     async def started(self, draft: Draft) -> None:
-        await self._ledger.reopen_reply(self._state.channel_id, self._state.summary_ts)
+        await self._replies.book.reopen(self._state.channel_id, self._state.summary_ts)
         await self._replies.show(self._state.channel_id, self._state.summary_ts)
 
     async def finished(

@@ -48,14 +48,14 @@ async def sweep_forever(bot: Bot) -> None:
     outcome replies gone processes left unfinished; count the live processes sharing Slack's limits."""
     while True:
         try:
-            await report_recovered(bot, await bot.ledger.recover())
-            for state in await bot.ledger.unshown_replies():
+            await report_recovered(bot, await bot.service.recover())
+            for state in await bot.replies.book.unshown_replies():
                 log.warning("showing the outcomes a stopped process left unshown in %s", state.channel_id)
                 await bot.replies.show(state.channel_id, state.summary_ts)
-            for channel, summary_ts in await bot.ledger.unshown_statuses():
+            for channel, summary_ts in await bot.replies.book.unshown_statuses():
                 log.warning("showing the delivery statuses a stopped process left unshown in %s", channel)
                 await refresh_summary(bot, channel, summary_ts)
-            bot.live_instances = await bot.ledger.live_instances()
+            bot.live_instances = await bot.service.live_processes()
         except Exception:
             log.exception("ledger recovery failed; trying again shortly")
-        await asyncio.sleep(bot.ledger.dead_after / 2)
+        await asyncio.sleep(bot.service.recovery_period)

@@ -21,7 +21,8 @@ from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
-from bot.ledger import Ledger, Report
+from bot.ledger import Report
+from bot.replies import ReplyBook
 from bot.slack.messages import outcome_blocks, outcome_text, parent_blocks, summary_text
 from bot.slack.outbox import slack_call
 from bot.slack.outcome_reply import Replies, render
@@ -80,12 +81,12 @@ class SlackThreadReporter:
         prefix: str = "",
         send_ids: tuple[str, ...] = (),
         replies: Replies | None = None,
-        ledger: Ledger | None = None,
         window_known: bool = True,
+        book: ReplyBook | None = None,
     ) -> None:
         """`summary` False skips the top-level summary (a retry reports in the existing thread);
         `prefix` starts every outcome line (e.g. who pressed Retry). With `send_ids` (in recipient
-        order) and `replies`, the outcomes go in one reply kept up to date from the ledger."""
+        order), `replies` and `book`, the outcomes go in one reply kept up to date from the ledger."""
         self._client = client
         self._channel = channel_id
         self._sender = sender_id
@@ -101,7 +102,7 @@ class SlackThreadReporter:
         self._send_ids = send_ids
         self._window_known = window_known  # False: the summary says WhatsApp's 24-hour rule could not be checked
         self._replies = replies
-        self._ledger = ledger
+        self._book = book
         self._managed = False
         self._outstanding = len(send_ids)
         self._all_in = asyncio.Event()
@@ -135,9 +136,9 @@ class SlackThreadReporter:
         self.parent_ts = str(response["ts"])
         if self._thread_ts is None:
             self._thread_ts = self.parent_ts
-        if self._replies is not None and self._ledger is not None and self._send_ids:
+        if self._replies is not None and self._book is not None and self._send_ids:
             try:
-                await self._ledger.open_reply(self._channel, self.parent_ts, self._thread_ts, self._send_ids)
+                await self._book.open(self._channel, self.parent_ts, self._thread_ts, self._send_ids)
                 self._managed = True
             except Exception:
                 log.exception("could not note the send's reply in the ledger; outcomes are posted one by one")
@@ -187,9 +188,9 @@ class SlackThreadReporter:
             else ""
         )
         head = self._summary if self._fallback else "I could not post these outcomes in the thread:"
-        if self._ledger is not None and len(self._send_ids) > 1:
+        if self._book is not None and len(self._send_ids) > 1:
             # Several recipients: the same rendering as the thread reply, within Slack's block limits.
-            records = await self._ledger.sends_in_order(self._send_ids)
+            records = await self._book.sends_in_order(self._send_ids)
             ids = ",".join(self._send_ids)
             text, rendered, _, _ = render(
                 records,

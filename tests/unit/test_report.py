@@ -15,6 +15,7 @@ from bot.domain.outcome import Outcome
 from bot.domain.providers import Provider
 from bot.guardrails import Guardrails, Policy
 from bot.ledger import Ledger
+from bot.replies import ReplyBook
 from bot.sending import Requester, SendService
 from bot.slack.outbox import Outbox, PacedWebClient
 from bot.slack.outcome_reply import Replies, ReplyReporter
@@ -80,8 +81,8 @@ async def send(
         dry_run=False,
         bot_user_id="U0BOT",
         send_ids=accepted.send_ids,
-        replies=Replies(client, Outbox(client), ledger) if managed else None,
-        ledger=ledger if managed else None,
+        replies=Replies(client, Outbox(client), ReplyBook(ledger)) if managed else None,
+        book=ReplyBook(ledger) if managed else None,
         **reporter_kw,
     )
     await svc.send(accepted, reporter)
@@ -193,10 +194,8 @@ async def test_reply_reporter_edits_the_sends_reply_in_place(
     posts_before = len(posted(slack, "C0R5"))
     svc = SendService(ScriptedSender(Outcome.sent("SM9")), RULES, ledger, Guardrails(Policy(), no_groups))
     failed_id = next(r.id for r in await ledger.sends_in_order(send_ids) if r.status.value == "failed")
-    replies = Replies(client, Outbox(client), ledger)
-    outcome = await svc.retry(
-        failed_id, Requester("T", "U0OTHER", "C0R5", "retry"), ReplyReporter(replies, ledger, state)
-    )
+    replies = Replies(client, Outbox(client), ReplyBook(ledger))
+    outcome = await svc.retry(failed_id, Requester("T", "U0OTHER", "C0R5", "retry"), ReplyReporter(replies, state))
     assert isinstance(outcome, Outcome) and outcome.ok
     assert len(posted(slack, "C0R5")) == posts_before  # edited, not posted again
     shown = slack.current("C0R5", state.reply_ts)

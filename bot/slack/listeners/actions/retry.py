@@ -62,7 +62,7 @@ async def _retry(bot: Bot, body: dict[str, Any], send_id: str, respond: AsyncRes
     state = await bot.replies.state(record.channel_id, record.summary_ts)
     reporter: Reporter
     if state is not None and state.reply_ts is not None:
-        reporter = ReplyReporter(bot.replies, bot.ledger, state)  # the send's one reply shows the retry
+        reporter = ReplyReporter(bot.replies, state)  # the send's one reply shows the retry
     else:
         reporter = bot.reporter(
             channel_id=record.channel_id or str(channel),
