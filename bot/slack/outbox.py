@@ -45,7 +45,7 @@ METHOD_TIER = {
     "files.info": 4,
 }
 POST_BURST = 3
-POST_INTERVAL = 1.02  # a little over a second, so network jitter never makes two posts look closer
+POST_INTERVAL = 1.05  # a little over a second, so jitter (network, a busy event loop) never makes two posts look closer
 MAX_RATE_LIMIT_WAITS = 20  # 429s in a row for one call before it is given up (and logged)
 
 _paced: ContextVar[bool] = ContextVar("slack_call_paced", default=False)
