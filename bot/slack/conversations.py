@@ -153,12 +153,12 @@ class SlackConversations:
 
 async def refresh_head(bot: Bot, conversation_id: str) -> None:
     """Redraw a conversation's first message as the ledger has it when the edit is made."""
-    conversation = await bot.ledger.conversation_by_id(conversation_id)
+    conversation = await bot.conversations.conversation(conversation_id)
     if conversation is None:
         return
 
     async def render() -> tuple[str, list[dict[str, Any]]] | None:
-        fresh = await bot.ledger.conversation_by_id(conversation_id)
+        fresh = await bot.conversations.conversation(conversation_id)
         return head_message(fresh) if fresh is not None else None
 
     await bot.outbox.edit(conversation.channel_id, conversation.head_ts, render)
