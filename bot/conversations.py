@@ -23,8 +23,12 @@ from typing import Protocol
 from bot.domain.outcome import UNDELIVERED
 from bot.domain.phone import mask
 from bot.domain.providers import Provider
-from bot.ledger import Conversation, Ledger, PendingMention, SendRecord
-from bot.ledger import ThreadCustomer as ThreadCustomer  # for the Slack listeners, which never import the ledger
+
+# The `X as X` imports re-export record types the Slack layer renders: it never imports the ledger.
+from bot.ledger import Conversation as Conversation
+from bot.ledger import Ledger, PendingMention
+from bot.ledger import SendRecord as SendRecord
+from bot.ledger import ThreadCustomer as ThreadCustomer
 from bot.sociocs.webhooks import IncomingMessage, StatusUpdate
 
 log = logging.getLogger(__name__)

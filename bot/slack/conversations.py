@@ -12,12 +12,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.conversations import Delivery
+from bot.conversations import Conversation, Delivery, SendRecord
 from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber, mask
 from bot.domain.providers import Provider
-from bot.ledger import Conversation, SendRecord
 from bot.sending import draft_from_record
 from bot.slack.context import Bot
 from bot.slack.conversation_view import event_text, head_content, head_message
