@@ -5,6 +5,7 @@ nothing was sent to Jane Doe, and sends nothing."""
 from __future__ import annotations
 
 import signal
+import time
 
 from standins import SlackStandin, SociocsStandin
 from standins.sociocs import Reply
@@ -21,9 +22,16 @@ def test_a_name_acknowledged_then_killed_mid_lookup_is_told_to_its_author(
     name, user, channel = unique_name("Jane"), "U0NAMESKILL", new_channel()
     contact = new_number()
     sociocs.add_contact(contact, name)
-    sociocs.script_search(Reply(delay=20))  # the lookup is under way when the process dies
+    sociocs.script_search(Reply(delay=5))  # the lookup is under way when the process dies
     answer = bot.command(f'"{name}" Your table is ready', user=user, channel=channel)
     assert answer.status_code == 200 and "Looking up" in answer.json()["text"]
+    try:
+        deadline = time.monotonic() + 10
+        while sociocs.contacts_data.search_replies and time.monotonic() < deadline:
+            time.sleep(0.02)  # the search has reached Sociocs (and is waiting there): kill mid-lookup
+        assert not sociocs.contacts_data.search_replies
+    finally:
+        sociocs.contacts_data.search_replies.clear()  # never leave a slow search to the worker's next test
     bot.stop(signal.SIGKILL)
 
     make_bot(**settings)  # SQLite's lock proves the first is gone: told at once, not after 600 s
