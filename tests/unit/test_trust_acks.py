@@ -174,3 +174,25 @@ async def test_a_refused_command_holds_no_names(make_app: Any, tmp_path: Path) -
     second = await make_app(DATABASE_URL=url)
     await tell_lost_names(second.bot)
     assert dms_to(second, "U0SENDER") == []
+
+
+async def test_a_name_whose_send_cannot_be_recorded_is_told_now_not_left_to_a_restart(
+    make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/failing-names.db"
+    first = await make_app(DATABASE_URL=url)
+    name = unique_name("Down")
+    first.sociocs.add_contact(new_number(), name)
+
+    async def ledger_down(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(first.bot.service, "accept", ledger_down)
+    acked(await first.command(f'"{name}" hi', response_name="down"))
+    await first.settled()
+    said = json.dumps([c.args for c in first.private("down")])
+    assert name in said and "nothing was sent" in said and not first.sociocs.messages()
+    await first.aclose()
+    second = await make_app(DATABASE_URL=url)
+    await tell_lost_names(second.bot)
+    assert dms_to(second, "U0SENDER") == []

@@ -90,8 +90,8 @@ async def names_command(
         )
         try:
             accepted = await bot.service.accept(draft, who) if draft is not None else None
-        except DraftError:
-            await bot.choices.settle(*held.ids)  # refused as a whole: the names are not looked up
+        except Exception:  # refused (or the ledger failed) as a whole: not acknowledged, names not looked up
+            await _settle(bot, *held.ids)
             raise
     except ZoneUnknown:
         await ack(response_type="ephemeral", text=ZONE_UNKNOWN)
@@ -139,13 +139,21 @@ async def _names(
             refusals.append(unavailable(typed))
             refused.append(held_id)
             continue
-        if not lookup.matches:
-            refusals.append(no_match(typed))
+        try:
+            if not lookup.matches:
+                refusals.append(no_match(typed))
+                refused.append(held_id)
+            elif len(lookup.matches) == 1:
+                await send_to_contact(bot, raw, lookup.matches[0], who, tell, settled=held_id)
+            else:
+                await _offer(bot, raw, typed, lookup.matches, who, tell, held_id, refusals)
+        except Exception:  # the ledger failing, say: told now, so the name is not left to a restart
+            log.exception("a looked-up contact name could not be handled")
+            refusals.append(
+                f":warning: Something went wrong with {quoted(typed)}: unless its message appears in the channel, "
+                "nothing was sent to it. Try again shortly."
+            )
             refused.append(held_id)
-        elif len(lookup.matches) == 1:
-            await send_to_contact(bot, raw, lookup.matches[0], who, tell, settled=held_id)
-        else:
-            await _offer(bot, raw, typed, lookup.matches, who, tell, held_id, refusals)
     if refusals:
         await tell("\n".join(refusals))
     await _settle(bot, *refused)
