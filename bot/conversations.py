@@ -23,7 +23,12 @@ from typing import Protocol
 from bot.domain.outcome import UNDELIVERED
 from bot.domain.phone import mask
 from bot.domain.providers import Provider
-from bot.ledger import Conversation, Ledger, PendingMention, SendRecord, ThreadCustomer
+
+# The `X as X` imports re-export record types the Slack layer renders: it never imports the ledger.
+from bot.ledger import Conversation as Conversation
+from bot.ledger import Ledger, PendingMention
+from bot.ledger import SendRecord as SendRecord
+from bot.ledger import ThreadCustomer as ThreadCustomer
 from bot.sociocs.webhooks import IncomingMessage, StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -304,6 +309,10 @@ class ConversationService:
         if record.delivery_status not in UNDELIVERED or not record.channel_id:
             return  # a failure after delivered or read is a regression: ignored, never shown
         await sink.undelivered(record, [u for u in updates if u[0] in UNDELIVERED])
+
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        """The conversation as the ledger has it now (None when there is no such conversation)."""
+        return await self.ledger.conversation_by_id(conversation_id)
 
     # Mentions in bridged threads ------------------------------------------------------------------------
 

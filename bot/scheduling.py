@@ -8,6 +8,7 @@ list is reconciled with `GET /messages/scheduled` before it is shown.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -62,6 +63,10 @@ class ScheduleService:
 
     def is_admin(self, user_id: str | None) -> bool:
         return user_id is not None and user_id in self._admins
+
+    async def note_zone(self, send_ids: Sequence[str], zone: str) -> None:
+        """The sender's zone, once known, for sends scheduled from an instant (the form's picker)."""
+        await self.ledger.reschedule_zone(send_ids, zone)
 
     async def cancel(self, send_id: str, user_id: str) -> CancelResult:
         """Cancel a scheduled message for its sender or an admin.

@@ -26,7 +26,8 @@ from bot.domain.schedule import MIN_AHEAD, zone_named
 from bot.domain.templates import TemplateUse
 from bot.domain.window import closed_reason, closes_before_schedule, is_open
 from bot.guardrails import Guardrails
-from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord, SendStatus
+from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord
+from bot.ledger import SendStatus as SendStatus  # for the Slack listeners, which never import the ledger
 
 log = logging.getLogger("bot.send")
 
@@ -248,6 +249,10 @@ class SendService:
         """Record an accepted send that will not go out after all (its final text failed a check)."""
         for send_id in accepted.send_ids:
             await self.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=error, http_status=None)
+
+    async def refuse(self, send_id: str, error: str) -> None:
+        """Record one accepted send as not sent (its recipient is blocked): it never reaches Sociocs."""
+        await self.ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=error, http_status=None)
 
     async def history(self, user_id: str, limit: int = 10) -> list[SendRecord]:
         """The person's latest sends, newest first."""

@@ -4,7 +4,7 @@ SQLite by default (no set-up), PostgreSQL for deployments with several replicas.
 hold the per-user rate limit and the retry claims, so both hold across replicas.
 """
 
-from bot.ledger._choices import ContactChoice
+from bot.ledger._choices import ContactChoice, LostLookup
 from bot.ledger._conversations import Conversation
 from bot.ledger._media import MediaFiles, MediaRow
 from bot.ledger._records import NewSend, PendingMention, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
@@ -16,6 +16,7 @@ __all__ = [
     "ContactChoice",
     "Conversation",
     "Ledger",
+    "LostLookup",
     "MediaFiles",
     "MediaRow",
     "NewSend",

@@ -2,6 +2,10 @@
 presses one of the offered contacts (or it expires). Kept in the ledger, not in the buttons, because
 the message can outgrow a button's value and because the choice must survive a restart and be
 claimed once across replicas. A new table: created at start, no schema-version bump needed.
+
+Name lookups (`name_lookups`): each name of a command, written down before Slack hears "ok" and
+deleted once it is settled (sent, offered as a choice, or refused privately). A name left by a process
+that is gone is claimed once, by one replica's recovery sweep, so its author is told it was not sent.
 """
 
 from __future__ import annotations
@@ -9,13 +13,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, Text, and_, insert, select, update
+from sqlalchemy import Column, DateTime, String, Table, Text, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.ledger._schema import metadata
+from bot.ledger._schema import instances, metadata
 
 contact_choices = Table(
     "contact_choices",
@@ -30,6 +34,27 @@ contact_choices = Table(
     Column("matches", Text, nullable=False),  # JSON: [[number, name], ...]
     Column("decided_at", DateTime()),
 )
+
+name_lookups = Table(
+    "name_lookups",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("owner", String(32), nullable=False),  # the process looking it up (instances.id)
+    Column("team_id", String(32)),
+    Column("user_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("typed", String(200), nullable=False),  # the name as typed
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LostLookup:
+    """A name a gone process acknowledged and never settled: nothing was sent to it."""
+
+    user_id: str
+    channel_id: str
+    typed: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +79,57 @@ class ChoicesMixin:
 
     _engine: AsyncEngine
     _reads: AsyncEngine
+    instance_id: str
+    dead_after: float
+
+    async def hold_lookups(self, *, team_id: str | None, user_id: str, channel_id: str, typed: list[str]) -> list[str]:
+        """Write down the names a command will look up, owned by this process; their ids, in order."""
+        ids = [uuid.uuid4().hex for _ in typed]
+        stamp = _now()
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(name_lookups),
+                [
+                    {
+                        "id": lookup_id,
+                        "created_at": stamp,
+                        "owner": self.instance_id,
+                        "team_id": team_id,
+                        "user_id": user_id,
+                        "channel_id": channel_id,
+                        "typed": name[:200],
+                    }
+                    for lookup_id, name in zip(ids, typed, strict=True)
+                ],
+            )
+        return ids
+
+    async def settle_lookups(self, lookup_ids: list[str]) -> None:
+        """These names are settled (sent, offered or refused): nothing is left to recover."""
+        if not lookup_ids:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(name_lookups).where(name_lookups.c.id.in_(lookup_ids)))
+
+    async def lost_lookups(self) -> list[LostLookup]:
+        """Claim (delete, once across replicas) the names left unsettled by processes that are gone."""
+        cutoff = _now() - timedelta(seconds=self.dead_after)
+        alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(name_lookups).where(
+                        and_(name_lookups.c.owner != self.instance_id, name_lookups.c.owner.not_in(alive))
+                    )
+                )
+            ).all()
+        lost: list[LostLookup] = []
+        for row in rows:
+            async with self._engine.begin() as conn:
+                claimed = await conn.execute(delete(name_lookups).where(name_lookups.c.id == row.id))
+            if claimed.rowcount == 1:
+                lost.append(LostLookup(row.user_id, row.channel_id, row.typed))
+        return lost
 
     async def hold_choice(
         self,

@@ -17,8 +17,7 @@ from dataclasses import replace
 
 from bot.contacts import ContactsService
 from bot.domain.phone import mask
-from bot.ledger import Ledger, SendStatus
-from bot.sending import Accepted
+from bot.sending import Accepted, SendService
 from bot.slack.contact_texts import BLOCKED_REASON, blocked_line
 from bot.slack.report import PrivateSink
 
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 async def without_blocked(
-    accepted: Accepted, contacts: ContactsService, ledger: Ledger, private: PrivateSink
+    accepted: Accepted, contacts: ContactsService, service: SendService, private: PrivateSink
 ) -> Accepted | None:
     """The accepted send minus its blocked recipients (recorded as failed, told privately); None if none is left."""
     if not contacts.available:
@@ -40,7 +39,7 @@ async def without_blocked(
     for recipient, send_id in refused:
         log.info("send %s not sent: %s is blocked in Sociocs", send_id, recipient.masked())
         try:
-            await ledger.finish(send_id, SendStatus.FAILED, message_id=None, error=BLOCKED_REASON, http_status=None)
+            await service.refuse(send_id, BLOCKED_REASON)
         except Exception:
             log.exception("could not record send %s as refused (blocked)", send_id)
     try:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.contact_choices import CHOICE_MINUTES
 from bot.domain.phone import mask
 from bot.slack.text import defuse, shown
 
@@ -19,7 +20,6 @@ BLOCK_ACTION = "block_number"
 BLOCKED_REASON = "blocked in Sociocs: the customer opted out"
 OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
 UNAVAILABLE = "contact search is unavailable"
-CHOICE_MINUTES = 30
 
 
 def is_opt_out(text: str | None) -> bool:
@@ -39,6 +39,15 @@ def no_match(typed: str) -> str:
     return (
         f":warning: No Sociocs contact matches {quoted(typed)}, so nothing was sent to it. "
         "Check the spelling, or use the number."
+    )
+
+
+def lost_names(typed: Sequence[str], channel_id: str) -> str:
+    """The names a restart interrupted, to their author: nothing was sent to them."""
+    names = ", ".join(quoted(n) for n in typed)
+    return (
+        f":warning: The bot restarted while looking up {names} (your `/sms` in <#{channel_id}>), "
+        "so the message was not sent to them. Send the command again."
     )
 
 

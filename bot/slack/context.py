@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.config import Settings
+from bot.contact_choices import ContactChoices
 from bot.contacts import ContactsService
 from bot.conversations import ConversationService
 from bot.domain.draft import Draft, RawDraft, make_draft
@@ -64,6 +65,11 @@ class Bot:
     media: Rehoster | None = None  # Slack files re-hosted for Sociocs (bot.slack.media)
     zones: ZoneCache = field(default_factory=ZoneCache)  # each sender's time zone, for send later
     contacts: ContactsService = field(default_factory=lambda: ContactsService(None))  # Sociocs contacts (#14)
+
+    @property
+    def choices(self) -> ContactChoices:
+        """Contact names held before the acknowledgement, and the choices offered for several matches."""
+        return ContactChoices(self.ledger)
 
     @property
     def scheduling(self) -> ScheduleService:
@@ -147,7 +153,7 @@ class Bot:
         Recipients Sociocs has blocked are left out first (recorded as not sent, told privately), and a
         lone recipient with no name typed gets its Sociocs contact's name."""
         kept, named = await asyncio.gather(
-            without_blocked(accepted, self.contacts, self.ledger, private), with_contact_name(accepted, self.contacts)
+            without_blocked(accepted, self.contacts, self.service, private), with_contact_name(accepted, self.contacts)
         )
         if kept is None:
             return

@@ -12,12 +12,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.conversations import Delivery
+from bot.conversations import Conversation, Delivery, SendRecord
 from bot.domain.draft import Draft
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber, mask
 from bot.domain.providers import Provider
-from bot.ledger import Conversation, SendRecord
 from bot.sending import draft_from_record
 from bot.slack.context import Bot
 from bot.slack.conversation_view import event_text, head_content, head_message
@@ -153,12 +152,12 @@ class SlackConversations:
 
 async def refresh_head(bot: Bot, conversation_id: str) -> None:
     """Redraw a conversation's first message as the ledger has it when the edit is made."""
-    conversation = await bot.ledger.conversation_by_id(conversation_id)
+    conversation = await bot.conversations.conversation(conversation_id)
     if conversation is None:
         return
 
     async def render() -> tuple[str, list[dict[str, Any]]] | None:
-        fresh = await bot.ledger.conversation_by_id(conversation_id)
+        fresh = await bot.conversations.conversation(conversation_id)
         return head_message(fresh) if fresh is not None else None
 
     await bot.outbox.edit(conversation.channel_id, conversation.head_ts, render)

@@ -13,6 +13,7 @@ import logging
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber
 from bot.ledger import SendRecord, SendStatus
+from bot.slack.contact_texts import lost_names
 from bot.slack.context import Bot
 from bot.slack.conversations import refresh_summary
 from bot.slack.messages import outcome_text
@@ -43,12 +44,25 @@ async def report_recovered(bot: Bot, records: list[SendRecord]) -> None:
         await bot.post_outcome(record, line, outcome, "the recovery")
 
 
+async def tell_lost_names(bot: Bot) -> None:
+    """Names a gone process acknowledged (`/sms "Jane Doe" …`) and never settled: their author is told,
+    privately, that nothing was sent to them (one message per command's channel and author)."""
+    lost = await bot.choices.lost_names()
+    by_author: dict[tuple[str, str], list[str]] = {}
+    for name in lost:
+        by_author.setdefault((name.user_id, name.channel_id), []).append(name.typed)
+    for (user_id, channel_id), typed in by_author.items():
+        log.warning("telling %s that %d looked-up names were not sent (the bot restarted)", user_id, len(typed))
+        await bot.direct_message(user_id)(lost_names(typed, channel_id))
+
+
 async def sweep_forever(bot: Bot) -> None:
     """At start and every few seconds: recover sends whose process is gone, and report them; show the
     outcome replies gone processes left unfinished; count the live processes sharing Slack's limits."""
     while True:
         try:
             await report_recovered(bot, await bot.service.recover())
+            await tell_lost_names(bot)
             for state in await bot.replies.book.unshown_replies():
                 log.warning("showing the outcomes a stopped process left unshown in %s", state.channel_id)
                 await bot.replies.show(state.channel_id, state.summary_ts)

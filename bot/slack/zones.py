@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -43,3 +44,16 @@ class ZoneCache:
         zone = zone_named(info.get("tz"))
         self._cache[user_id] = (time.monotonic() + self._ttl, zone)
         return zone
+
+    async def zone_within(self, user_of: UserLookup, user_id: str, budget: float) -> ZoneInfo:
+        """The person's zone, asked of Slack for at most `budget` seconds (a command records its send
+        before Slack's 3 s acknowledgement, so it cannot wait longer); ZoneUnknown when Slack did not
+        tell in time. A lookup cut short fills no cache: the next command asks again."""
+        zone = self.cached(user_id)
+        if zone is not None:
+            return zone
+        try:
+            return await asyncio.wait_for(self.zone_of(user_of, user_id), budget)
+        except TimeoutError:
+            log.info("users.info for %s took more than %.1f s: the time zone is unknown for now", user_id, budget)
+            raise ZoneUnknown(user_id) from None

@@ -7,11 +7,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.conversations import ThreadCustomer
 from bot.domain.draft import Draft, DraftError, Problem, RawDraft
 from bot.domain.phone import InvalidNumber, parse_number
 from bot.domain.providers import Provider
 from bot.domain.window import state as window_state
-from bot.ledger import ThreadCustomer
 from bot.sending import Accepted, Requester
 from bot.slack.context import Bot
 from bot.slack.messages import refusal_text

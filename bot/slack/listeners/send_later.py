@@ -1,7 +1,8 @@
 """Send later from the command and the form: WHEN read in the sender's zone, then the usual checks.
 
-The zone comes from Slack (users.info), which is slow: it is looked up before the acknowledgement only
-when it is cached already, otherwise after it (and refusals then go privately through response_url).
+The zone comes from Slack (users.info, cached): a command looks it up before the acknowledgement, within
+ZONE_BUDGET of Slack's 3 s, so the send is recorded before Slack hears "ok"; when Slack cannot tell in
+time, the command is refused (nothing recorded, nothing acknowledged as scheduled).
 """
 
 from __future__ import annotations
@@ -26,8 +27,15 @@ def now() -> datetime:
 
 
 ZONE_UNKNOWN = (
-    ":warning: Slack could not tell me your time zone just now, so nothing was scheduled or sent. Try again shortly."
+    ":warning: I could not read your time zone from Slack just now, so nothing was scheduled or sent. "
+    "Try again shortly."
 )
+ZONE_BUDGET = 1.5  # seconds for users.info before the acknowledgement (Slack waits 3 s for it)
+
+
+async def zone_before_ack(bot: Bot, user_id: str | None) -> ZoneInfo:
+    """The sender's zone, cached or asked of Slack within ZONE_BUDGET: ZoneUnknown when Slack cannot say."""
+    return await bot.zones.zone_within(bot.names.user, str(user_id), ZONE_BUDGET)
 
 
 def _refusal(exc: ScheduleError, text: str | None = None) -> DraftError:
@@ -82,7 +90,7 @@ async def in_senders_zone(bot: Bot, accepted: Accepted) -> Accepted:
     except ZoneUnknown:
         return accepted  # the same instant, shown in UTC
     try:
-        await bot.ledger.reschedule_zone(accepted.send_ids, zone.key)
+        await bot.scheduling.note_zone(accepted.send_ids, zone.key)
     except Exception:
         log.warning("could not note the sender's zone of %s; it is shown in UTC", accepted.send_ids)
     return with_draft(accepted, replace(accepted.draft, schedule=when.astimezone(zone)))

@@ -7,15 +7,22 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
+from bot.contact_choices import (
+    CHOICE_MINUTES,
+    ChoiceExpired,
+    ChoiceGone,
+    ChoiceTaken,
+    NotTheAuthor,
+    UnknownContact,
+)
 from bot.contacts import Match
 from bot.domain.phone import mask
 from bot.sending import Requester
-from bot.slack.contact_texts import CHOICE_MINUTES, CONTACT_CANCEL, match_label
+from bot.slack.contact_texts import CONTACT_CANCEL, match_label
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.commands.contacts import raw_from_json, send_to_contact
 from bot.slack.report import ephemeral
@@ -43,25 +50,26 @@ async def _choose(bot: Bot, body: dict[str, Any], action: dict[str, Any], respon
         log.warning("a contact choice with an unreadable value")
         return
     presser = str((body.get("user") or {}).get("id"))
-    choice = await bot.ledger.contact_choice(choice_id)
-    if choice is None:
+    cancelling = action.get("action_id") == CONTACT_CANCEL
+    try:
+        choice = await bot.choices.claim(
+            choice_id, presser, index if isinstance(index, int) else None, cancelling=cancelling
+        )
+    except ChoiceGone:
         await tell(GONE)
         return
-    if choice.user_id != presser:
-        await tell(f"Only <@{choice.user_id}>, who sent the command, can choose. Nothing was sent.")
+    except NotTheAuthor as exc:
+        await tell(f"Only <@{exc.author}>, who sent the command, can choose. Nothing was sent.")
         return
-    if choice.created_at.replace(tzinfo=UTC) + timedelta(minutes=CHOICE_MINUTES) < datetime.now(UTC):
+    except ChoiceExpired:
         await tell(
             f"That choice is more than {CHOICE_MINUTES} minutes old, so nothing was sent: send the command again."
         )
         return
-    cancelling = action.get("action_id") == CONTACT_CANCEL
-    if (not isinstance(index, int) and not cancelling) or (
-        isinstance(index, int) and not 0 <= index < len(choice.matches)
-    ):
+    except UnknownContact:
         log.warning("contact choice %s pressed with an unknown index", choice_id)
         return
-    if not await bot.ledger.decide_choice(choice_id, presser):
+    except ChoiceTaken:
         await tell(ALREADY)
         return
     if cancelling:
@@ -80,4 +88,4 @@ async def _choose(bot: Bot, body: dict[str, Any], action: dict[str, Any], respon
     except Exception:
         log.warning("could not replace the contact choice %s", choice_id)
     if not await send_to_contact(bot, raw, Match(number, name), who, tell):
-        await bot.ledger.undecide_choice(choice_id)  # refused: nothing went out, so they may choose again
+        await bot.choices.release(choice_id)  # refused: nothing went out, so they may choose again

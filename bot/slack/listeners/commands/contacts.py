@@ -2,10 +2,11 @@
 
 Names are looked up after Slack has its answer (Sociocs may be slow; Slack gives 3 s). Everything that
 needs no lookup is checked first, so a mistake is answered at once; the numbers of the same command are
-recorded before the answer, as any command's are. Each name then goes its own way: one match is sent
-(with the contact's name), several are offered as buttons (`actions/contact_choice.py`), none or a
-failed search is told privately. A crash between the answer and the lookup loses only the lookup,
-which the person saw announced ("Looking up …") and never saw concluded.
+recorded before the answer, as any command's are, and so are the names (`bot.contact_choices`: held
+in the ledger until each is settled). Each name then goes its own way: one match is sent (with the
+contact's name), several are offered as buttons (`actions/contact_choice.py`), none or a failed search
+is told privately. A crash between the answer and a name's end leaves the name held: the recovery
+sweep tells its author it was not sent (`bot.slack.recovery`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
+from bot.contact_choices import HeldNames
 from bot.contacts import ContactsUnavailable, Match
 from bot.domain.draft import DraftError, Problem, RawDraft
 from bot.domain.phone import InvalidNumber, parse_number
@@ -35,7 +37,13 @@ from bot.slack.contact_texts import (
     unavailable,
 )
 from bot.slack.context import Bot
-from bot.slack.listeners.send_later import ZONE_UNKNOWN, check_readable, still_ahead, when_from_text
+from bot.slack.listeners.send_later import (
+    ZONE_UNKNOWN,
+    check_readable,
+    still_ahead,
+    when_from_text,
+    zone_before_ack,
+)
 from bot.slack.messages import refusal_text
 from bot.slack.outbox import slack_call
 from bot.slack.report import PrivateSink, ephemeral
@@ -57,15 +65,11 @@ async def names_command(
     respond: AsyncRespond,
     send_numbers: Callable[[Accepted], Coroutine[Any, Any, None]],
 ) -> None:
-    """Check what needs no lookup, record the numbers, answer Slack, then look the names up.
-
-    With `--at WHEN` the sender's zone is needed too: when it is cached, WHEN is read and the numbers
-    recorded before the answer as for any command; otherwise both wait, with the names, until after it
-    (as a lone `--at` does), and refusals then come privately."""
+    """Check what needs no lookup, record the numbers and hold the names, answer Slack, then look the
+    names up. With `--at WHEN` the sender's zone is read first (within a budget; refused when Slack
+    cannot tell in time), so nothing is acknowledged that is not recorded."""
     total = len(request.recipients) + len(request.contact_names)
     raw = raw_for(None)
-    zone = bot.zones.cached(who.user_id) if request.send_at is not None else None
-    later = request.send_at is not None and zone is None  # the zone is looked up after the answer
     try:
         if total > bot.settings.max_recipients:
             raise DraftError(
@@ -73,29 +77,32 @@ async def names_command(
             )
         if request.send_at is not None:
             check_readable(request.send_at)
-            if zone is not None:
-                raw = replace(raw, send_at=when_from_text(request.send_at, zone))
+            zone = await zone_before_ack(bot, who.user_id)
+            raw = replace(raw, send_at=when_from_text(request.send_at, zone))
         problems = await bot.service.who_may_send(who.user_id, who.channel_id)
         if problems:
             raise DraftError(problems)
-        accepted = await bot.service.accept(bot.draft(raw), who) if request.recipients and not later else None
-        if accepted is None:
+        draft = bot.draft(raw) if request.recipients else None
+        if draft is None:
             content_problems(bot, raw)
+        held = await bot.choices.hold_names(
+            who.team_id, str(who.user_id), str(who.channel_id), list(request.contact_names)
+        )
+        try:
+            accepted = await bot.service.accept(draft, who) if draft is not None else None
+        except Exception:  # refused (or the ledger failed) as a whole: not acknowledged, names not looked up
+            await _settle(bot, *held.ids)
+            raise
+    except ZoneUnknown:
+        await ack(response_type="ephemeral", text=ZONE_UNKNOWN)
+        return
     except DraftError as exc:
         await ack(response_type="ephemeral", text=refusal_text(exc))
         return
     await ack(response_type="ephemeral", text=looking_up(request.contact_names))
     if accepted is not None:
         bot.background.spawn(send_numbers(accepted), name="sms-command")
-    bot.background.spawn(
-        _names(bot, request, raw_for, who, ephemeral(respond), raw.send_at, send_numbers if later else None),
-        name="sms-contacts",
-    )
-
-
-async def _read_later(bot: Bot, when: str, who: Requester) -> datetime:
-    """WHEN in the sender's zone, looked up in Slack (after the answer): ZoneUnknown, DraftError."""
-    return when_from_text(when, await bot.zones.zone_of(bot.names.user, str(who.user_id)))
+    bot.background.spawn(_names(bot, request, raw_for, who, ephemeral(respond), raw.send_at, held), name="sms-contacts")
 
 
 def content_problems(bot: Bot, raw: RawDraft) -> None:
@@ -114,82 +121,109 @@ async def _names(
     raw_for: RawFor,
     who: Requester,
     tell: PrivateSink,
-    send_at: datetime | None = None,
-    send_numbers: Callable[[Accepted], Coroutine[Any, Any, None]] | None = None,
+    send_at: datetime | None,
+    held: HeldNames,
 ) -> None:
     """Each name looked up and sent, offered or refused. The refusals go in one private message at the
-    end (a response_url takes 5 messages), each choice in its own (its buttons replace it).
-
-    `send_at` is WHEN as read before the answer; None with `--at` means the zone was not cached: it is
-    looked up now, and the command's numbers (`send_numbers`) are recorded now too."""
-    if request.send_at is not None and send_at is None:
-        try:
-            send_at = await _read_later(bot, request.send_at, who)
-        except ZoneUnknown:
-            await tell(ZONE_UNKNOWN)
-            return
-        except DraftError as exc:
-            await tell(refusal_text(exc))
-            return
-        if send_numbers is not None and request.recipients:
-            try:
-                accepted = await bot.service.accept(bot.draft(replace(raw_for(None), send_at=send_at)), who)
-            except DraftError as exc:
-                await tell(refusal_text(exc))
-                return
-            bot.background.spawn(send_numbers(accepted), name="sms-command")
+    end (a response_url takes 5 messages), each choice in its own (its buttons replace it). Each name is
+    settled in the ledger once its end is recorded (its send, its choice) or told (its refusal)."""
     mentions = await bot.names.names_for(request.message)
     raw = replace(raw_for(mentions), send_at=send_at)
     refusals: list[str] = []
-    for typed in request.contact_names:
+    refused: list[str] = []
+    for held_id, typed in zip(held.ids, held.typed, strict=True):
         try:
             lookup = await bot.contacts.look_up(typed)
         except ContactsUnavailable as exc:
             log.warning("contact search unavailable: %s", exc)
             refusals.append(unavailable(typed))
+            refused.append(held_id)
             continue
-        if not lookup.matches:
-            refusals.append(no_match(typed))
-        elif len(lookup.matches) == 1:
-            await send_to_contact(bot, raw, lookup.matches[0], who, tell)
-        else:
-            try:
-                choice_id = await bot.ledger.hold_choice(
-                    team_id=who.team_id,
-                    user_id=str(who.user_id),
-                    channel_id=str(who.channel_id),
-                    typed=typed,
-                    request=raw_to_json(raw),
-                    matches=[(m.number, m.name) for m in lookup.matches],
-                )
-            except Exception:
-                log.exception("could not keep a contact choice in the ledger")
-                refusals.append(
-                    f":warning: Not sent to {quoted(typed)}: several contacts match, and the bot "
-                    "cannot keep the choice right now. Try again shortly, or use the number."
-                )
-                continue
-            log.info("contact choice %s: %d matches, asking %s", choice_id, len(lookup.matches), who.user_id)
-            pairs = [(m.number, m.name) for m in lookup.matches]
-            await tell(
-                f"Several Sociocs contacts match “{shown(typed)}”: choose one.",
-                choice_blocks(choice_id, typed, pairs, raw.text, held_note(raw)),
+        try:
+            if not lookup.matches:
+                refusals.append(no_match(typed))
+                refused.append(held_id)
+            elif len(lookup.matches) == 1:
+                await send_to_contact(bot, raw, lookup.matches[0], who, tell, settled=held_id)
+            else:
+                await _offer(bot, raw, typed, lookup.matches, who, tell, held_id, refusals)
+        except Exception:  # the ledger failing, say: told now, so the name is not left to a restart
+            log.exception("a looked-up contact name could not be handled")
+            refusals.append(
+                f":warning: Something went wrong with {quoted(typed)}: unless its message appears in the channel, "
+                "nothing was sent to it. Try again shortly."
             )
+            refused.append(held_id)
     if refusals:
         await tell("\n".join(refusals))
+    await _settle(bot, *refused)
 
 
-async def send_to_contact(bot: Bot, raw: RawDraft, match: Match, who: Requester, tell: PrivateSink) -> bool:
+async def _offer(
+    bot: Bot,
+    raw: RawDraft,
+    typed: str,
+    matches: tuple[Match, ...],
+    who: Requester,
+    tell: PrivateSink,
+    held_id: str,
+    refusals: list[str],
+) -> None:
+    """Several contacts match: the message is held for its author's choice, offered with buttons."""
+    pairs = [(m.number, m.name) for m in matches]
+    try:
+        choice_id = await bot.choices.hold_choice(
+            team_id=who.team_id,
+            user_id=str(who.user_id),
+            channel_id=str(who.channel_id),
+            typed=typed,
+            request=raw_to_json(raw),
+            matches=pairs,
+        )
+    except Exception:
+        log.exception("could not keep a contact choice in the ledger")
+        refusals.append(
+            f":warning: Not sent to {quoted(typed)}: several contacts match, and the bot "
+            "cannot keep the choice right now. Try again shortly, or use the number."
+        )
+        return
+    log.info("contact choice %s: %d matches, asking %s", choice_id, len(matches), who.user_id)
+    await tell(
+        f"Several Sociocs contacts match “{shown(typed)}”: choose one.",
+        choice_blocks(choice_id, typed, pairs, raw.text, held_note(raw)),
+    )
+    await _settle(bot, held_id)
+
+
+async def _settle(bot: Bot, *held_ids: str) -> None:
+    """Names whose end is recorded or told: the recovery sweep has nothing to say of them."""
+    if not held_ids:
+        return
+    try:
+        await bot.choices.settle(*held_ids)
+    except Exception:  # the names then look lost to the recovery sweep: it says so, never more
+        log.exception("could not note %d looked-up names as settled", len(held_ids))
+
+
+async def send_to_contact(
+    bot: Bot, raw: RawDraft, match: Match, who: Requester, tell: PrivateSink, *, settled: str | None = None
+) -> bool:
     """The message to one contact, with the contact's name, through every check; False if refused.
 
-    A scheduled one is checked again for time: the lookup, or the person's choice, came later."""
+    A scheduled one is checked again for time: the lookup, or the person's choice, came later. `settled`
+    is the held name it answers: settled once the send is recorded (or its refusal told), before the
+    send goes out, so a crash after it is the send's to report, and one before it the name's."""
     try:
         still_ahead(raw.send_at)
         draft = bot.draft(replace(raw, recipients=[match.number], name=match.name or raw.name))
         accepted = await bot.service.accept(draft, who)
     except DraftError as exc:
         await tell(refusal_text(exc))
+        if settled is not None:
+            await _settle(bot, settled)
         return False
+    if settled is not None:
+        await _settle(bot, settled)
     await bot.deliver(accepted, channel_id=str(who.channel_id), private=tell)
     return True
 

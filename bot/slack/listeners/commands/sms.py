@@ -11,8 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.domain.templates import split_values
-from bot.ledger import SendStatus
-from bot.sending import Accepted, Requester, with_draft
+from bot.sending import Accepted, Requester, SendStatus, with_draft
 from bot.slack.command import (
     BlockRequest,
     ComposeRequest,
@@ -29,7 +28,7 @@ from bot.slack.listeners.commands.contacts import block_command, names_command
 from bot.slack.listeners.commands.inbox import show_inbox
 from bot.slack.listeners.common import open_compose
 from bot.slack.listeners.scheduled import list_scheduled
-from bot.slack.listeners.send_later import ZONE_UNKNOWN, accept_later, check_readable
+from bot.slack.listeners.send_later import ZONE_UNKNOWN, accept_later, check_readable, zone_before_ack
 from bot.slack.messages import history_text, refusal_text
 from bot.slack.report import ephemeral
 from bot.slack.text import decode, shown
@@ -97,7 +96,7 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
     if parsed.send_at is not None and not parsed.contact_names:
         await _later(bot, ack, parsed, parsed.send_at, respond, who)
         return
-    if parsed.contact_names:  # looked up after the acknowledgement (with --at, the zone too if not cached)
+    if parsed.contact_names:  # looked up after the acknowledgement (held in the ledger before it)
         await names_command(
             bot,
             ack,
@@ -123,38 +122,20 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
 async def _later(
     bot: Bot, ack: AsyncAck, parsed: SendRequest, when: str, respond: AsyncRespond, who: Requester
 ) -> None:
-    """`--at WHEN`: recorded before the acknowledgement when the sender's zone is cached, else after it."""
+    """`--at WHEN`: read in the sender's zone (looked up within a budget when not cached) and recorded
+    before the acknowledgement; refused when Slack cannot tell the zone in time."""
     try:
         check_readable(when)
-    except DraftError as exc:
-        await ack(response_type="ephemeral", text=refusal_text(exc))
-        return
-    zone = bot.zones.cached(who.user_id)
-    if zone is None:
-        await ack()
-        bot.background.spawn(_later_after_ack(bot, parsed, when, respond, who), name="sms-later")
-        return
-    try:
+        zone = await zone_before_ack(bot, who.user_id)
         accepted = await accept_later(bot, raw_draft(parsed), when, zone, who)
+    except ZoneUnknown:
+        await ack(response_type="ephemeral", text=ZONE_UNKNOWN)
+        return
     except DraftError as exc:
         await ack(response_type="ephemeral", text=refusal_text(exc))
         return
     await ack()
     bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
-
-
-async def _later_after_ack(bot: Bot, parsed: SendRequest, when: str, respond: AsyncRespond, who: Requester) -> None:
-    tell = ephemeral(respond)
-    try:
-        zone = await bot.zones.zone_of(bot.names.user, str(who.user_id))
-        accepted = await accept_later(bot, raw_draft(parsed), when, zone, who)
-    except ZoneUnknown:
-        await tell(ZONE_UNKNOWN)
-        return
-    except DraftError as exc:
-        await tell(refusal_text(exc))
-        return
-    await _send(bot, parsed, accepted, respond)
 
 
 async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
