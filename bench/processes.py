@@ -221,6 +221,7 @@ def start_py_spy(directory: Path, target: Target, round_no: int) -> tuple[subpro
             "--format",
             "raw",
             "--threads",
+            "--nonblocking",  # never pause the bot to sample it: the profile must not slow what it measures
             "--output",
             str(out),
         ],
