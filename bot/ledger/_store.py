@@ -50,6 +50,7 @@ from bot.ledger._records import (
     PendingMention,
     RateLimited,
     Report,
+    SeenBefore,
     SendRecord,
     SendStatus,
     ThreadCustomer,
@@ -136,6 +137,7 @@ class _Reservation:
     entries: tuple[NewSend, ...]
     user_id: str | None
     limit: int | None
+    request_key: str | None = None  # the Slack request's replay key, recorded in the same transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,26 +357,46 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         return touched
 
     async def reserve(
-        self, entries: Sequence[NewSend], *, user_id: str | None, limit_per_minute: int | None
-    ) -> list[str] | RateLimited:
+        self,
+        entries: Sequence[NewSend],
+        *,
+        user_id: str | None,
+        limit_per_minute: int | None,
+        request_key: str | None = None,
+    ) -> list[str] | RateLimited | SeenBefore:
         """Record the messages as queued (not sent yet), unless that would break the rate limit.
 
         Durable when it returns: callers answer Slack only after this. Concurrent reservations share
         one transaction and its statements (group commit), so a burst pays a few statements, not many.
+        `request_key` is the replay check of the Slack request asking (see `first_request`), done in
+        the same transaction so the acknowledgement waits for one round trip instead of two: a key
+        seen before gives SeenBefore and records nothing; a new one is recorded, rate-limited or not.
         """
         locks = (f"user:{user_id}",) if limit_per_minute and user_id is not None else ()
-        result: list[str] | RateLimited = await self._writes.run(
-            self._reserve_many, _Reservation(tuple(entries), user_id, limit_per_minute), locks=locks, urgent=True
+        result: list[str] | RateLimited | SeenBefore = await self._writes.run(
+            self._reserve_many,
+            _Reservation(tuple(entries), user_id, limit_per_minute, request_key),
+            locks=locks,
+            urgent=True,
         )
         return result
 
-    def _reserve_many(self, conn: Connection, requests: Sequence[_Reservation]) -> list[list[str] | RateLimited]:
+    def _reserve_many(
+        self, conn: Connection, requests: Sequence[_Reservation]
+    ) -> list[list[str] | RateLimited | SeenBefore]:
         stamp = now()
         taken: dict[str, int] = {}  # what earlier reservations of this batch counted against each user
-        results: list[list[str] | RateLimited] = []
+        results: list[list[str] | RateLimited | SeenBefore] = []
         send_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
+        keys = list(dict.fromkeys(r.request_key for r in requests if r.request_key is not None))
+        firsts = dict(zip(keys, self._first_requests(conn, keys), strict=True)) if keys else {}
         for request in requests:
+            if request.request_key is not None and not firsts[request.request_key]:
+                results.append(SeenBefore(request.request_key))
+                continue
+            if request.request_key is not None:
+                firsts[request.request_key] = False  # the same key twice in one batch: the second is a replay
             user = request.user_id
             if request.limit and user is not None:
                 recent = conn.execute(_recent_attempts(user)).scalars().all()
