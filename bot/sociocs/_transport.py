@@ -35,7 +35,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit, limit_per_host=0),
+                # TLS verified exactly as httpx would: certifi's CAs, SSL_CERT_FILE/SSL_CERT_DIR honoured.
+                connector=aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ssl=httpx.create_ssl_context()),
                 auto_decompress=False,  # httpx decodes, from the headers it is given
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),  # httpx's own are sent
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies

@@ -156,3 +156,57 @@ async def test_a_connection_dropped_after_the_request_is_unknown_not_retried() -
         await client.aclose()
         await runner.cleanup()
     assert outcome.kind is OutcomeKind.UNKNOWN and not outcome.retryable
+
+
+def self_signed(tmp_path: Any) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, made with the openssl command."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_tls_is_verified_as_httpx_verifies_it(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({"status": "success", "data": {"message_id": "tls-1"}})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", ok)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls)
+    await site.start()
+    url = f"https://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        untrusted = SociocsClient(api_key="k:1", base_url=url)  # certifi's CAs do not know this certificate
+        try:
+            outcome = await untrusted.send(PAYLOAD)
+        finally:
+            await untrusted.aclose()
+        assert outcome.kind is OutcomeKind.FAILED and outcome.retryable  # refused before anything was sent
+        monkeypatch.setenv("SSL_CERT_FILE", cert)  # as httpx: a CA file named in the environment is trusted
+        trusted = SociocsClient(api_key="k:1", base_url=url)
+        try:
+            outcome = await trusted.send(PAYLOAD)
+        finally:
+            await trusted.aclose()
+        assert outcome.kind is OutcomeKind.SENT and outcome.message_id == "tls-1"
+    finally:
+        await runner.cleanup()
