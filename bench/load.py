@@ -122,8 +122,11 @@ def sign(body: bytes, timestamp: str) -> str:
     return "v0=" + hmac.new(SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
 
 
-def build_commands(port: int, numbers: list[str], slack_url: str, first: int = 0) -> list[Command]:
-    """Signed slash-command requests, built before the clock starts (signatures are good for 5 minutes)."""
+def build_commands(
+    port: int, numbers: list[str], slack_url: str, first: int = 0, text: str | None = None
+) -> list[Command]:
+    """Signed slash-command requests, built before the clock starts (signatures are good for 5 minutes).
+    `text`: the whole command text for each (default: the number and a message)."""
     timestamp = str(int(time.time()))
     batch = uuid.uuid4().hex[:12]  # Slack gives every command a trigger_id of its own; the bot drops replays
     commands = []
@@ -141,7 +144,7 @@ def build_commands(port: int, numbers: list[str], slack_url: str, first: int = 0
                 "user_id": USER_ID,
                 "user_name": "jane.sender",
                 "command": "/sms",
-                "text": f"{number} bench message {i}",
+                "text": text if text is not None else f"{number} bench message {i}",
                 "api_app_id": "A0BENCH",
                 "is_enterprise_install": "false",
                 "response_url": f"{slack_url}/response/cmd-{i}",

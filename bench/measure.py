@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import fanout
+from bench.fanout import fanout_numbers
 from bench.load import NUMBER_RE, Command, build_commands, load
 from bench.processes import StandinProcess, start_py_spy, start_target, stop_py_spy, stop_target, wait_ready
 from bench.stats import percentile, summary
@@ -170,6 +172,8 @@ async def run_target(
         cpu1 = proc_cpu_seconds(target.proc.pid)
         if spy is not None:
             result["py_spy_profile"] = stop_py_spy(spy)
+        if name == "bot" and args.fanout:  # on the now idle bot: one command to 100 numbers
+            result["fanout"] = await fanout.measure(target, standins, fanout_numbers(numbers))
         stand_cpu1 = standins.cpu_seconds()
         if cpu0 is not None and cpu1 is not None:
             result["cpu_s"] = cpu1 - cpu0

@@ -28,6 +28,9 @@ TARGETS = {
     "bot": "python -m bot (http mode)",
 }
 
+# The bot's settings at the targets' design point (issue 18): Sociocs concurrency raised to 128, and
+# 100 recipients allowed for the fan-out scenario (bench/fanout.py). `--bot-env` overrides them.
+DESIGN_BOT_ENV = {"SOCIOCS_MAX_CONCURRENCY": "128", "MAX_RECIPIENTS": "100"}
 READY_TIMEOUT = 30.0  # per process start
 STOP_TIMEOUT = 30.0  # per process stop
 
@@ -141,6 +144,7 @@ def start_target(name: str, standins: StandinProcess, workdir: Path, round_no: i
                 "SOCIOCS_BASE_URL": standins.sociocs_url,
                 "SOCIOCS_CHANNEL_KEY_TWLO": CHANNEL_KEY,
                 "LOG_LEVEL": "WARNING",
+                **DESIGN_BOT_ENV,
                 **({"PYTHONPATH": str(args.bot_source)} if args.bot_source else {}),
                 **args.bot_env,
             }
@@ -221,6 +225,7 @@ def start_py_spy(directory: Path, target: Target, round_no: int) -> tuple[subpro
             "--format",
             "raw",
             "--threads",
+            "--nonblocking",  # never pause the bot to sample it: the profile must not slow what it measures
             "--output",
             str(out),
         ],

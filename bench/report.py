@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from bench.processes import TARGETS
+from bench.processes import DESIGN_BOT_ENV, TARGETS
 from bench.stats import BASELINES, Round
 from bench.targets import NOISY_PERCENT, Judgement
 
@@ -108,6 +108,14 @@ def render(
             f"request rate {fmt(last.get('sociocs_requests_per_s'))}/s; Slack calls: "
             + ", ".join(f"{k} {v}" for k, v in sorted(last.get("slack_methods", {}).items()))
         )
+        for r in bot_runs:
+            fan = r.get("fanout")
+            if fan:
+                w(
+                    f"  round {r['round'] + 1}, one command to {fan['recipients']} recipients on the idle bot: "
+                    f"CPU {fmt(fan.get('cpu_ms'), '.0f')} ms, last outcome shown after {fmt(fan.get('wall_s'))} s, "
+                    f"{fan.get('sociocs_ok')} of {fan['recipients']} sent, ack {fmt(fan.get('ack_ms'), '.0f')} ms"
+                )
         w("")
         w("integrity (every command: exactly one Sociocs call, exactly one outcome reply)")
         for r in bot_runs:
@@ -157,7 +165,11 @@ def render(
     w("")
 
     if judged is not None:
-        w(f"targets (C={config['c']}, Sociocs latency {config['sociocs_latency']:g} s)")
+        w(
+            f"targets (C={config['c']}, Sociocs latency {config['sociocs_latency']:g} s, bot with "
+            + " ".join(f"{k}={v}" for k, v in DESIGN_BOT_ENV.items())
+            + "; Slack's rate limits off in the stand-in for this scenario)"
+        )
         if judged.noisy_runs:
             w(
                 f"  (noisy: other processes used over {NOISY_PERCENT}% of a core in {judged.noisy_runs} of "

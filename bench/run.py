@@ -35,6 +35,7 @@ if __package__ in (None, ""):  # run as a script: import bench.* (and the stand-
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import report, stats, targets
+from bench.fanout import RECIPIENTS
 from bench.load import MAX_COMMANDS, bench_numbers
 from bench.measure import run_target
 from bench.processes import TARGETS, StandinProcess, export_revision, pin
@@ -77,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--no-pin", action="store_true", help="do not give the server under test a CPU of its own (it does by default)"
     )
+    p.add_argument(
+        "--no-fanout", dest="fanout", action="store_false", help="skip the 100-recipient command after each bot round"
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON results")
     args = p.parse_args(argv)
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 5)
@@ -92,15 +96,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"unknown target {t!r}; choose from {', '.join(TARGETS)}")
     if args.n < 1 or args.c < 1 or args.rounds < 1 or args.warmup < 0:
         p.error("N, C and rounds must be at least 1, warm-up at least 0")
-    if args.n + args.warmup > MAX_COMMANDS:
-        p.error(f"N + warm-up must be at most {MAX_COMMANDS} (one distinct recipient per command)")
+    if args.n + args.warmup + RECIPIENTS > MAX_COMMANDS:
+        p.error(f"N + warm-up must be at most {MAX_COMMANDS - RECIPIENTS} (one distinct recipient per command)")
     if args.sociocs_latency < 0 or args.slack_latency < 0:
         p.error("latencies must not be negative")
     return args
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    numbers = bench_numbers(args.warmup + args.n)
+    numbers = bench_numbers(args.warmup + args.n + RECIPIENTS)  # the last 100: the fan-out command
     pin(args)
     config = {
         "n": args.n,
@@ -113,6 +117,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "bot_env": args.bot_env,
         "server_cpus": sorted(args.server_cpus),
         "quick": args.quick,
+        "fanout": args.fanout,
         "machine": machine(),
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

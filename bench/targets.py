@@ -11,14 +11,19 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-# bench/run.py, set for a 2-core machine at the design point below.
-# bot ack p99 / baseline ack p99, at most (median of rounds); the floor's 3x is issue 10's: every send is
-# recorded before its acknowledgement, and the acknowledgement must stay fast anyway.
-ACK_P99_RATIO = {"peer": 0.4, "floor": 3.0}
-MIN_SENDS_PER_S = 60.0  # end-to-end, worst round
-MAX_PEAK_RSS_MB = 150.0  # worst round, below
-MAX_STARTUP_S = 2.0  # to /readyz 200, worst round, below
-DESIGN_POINT = {"c": 50, "sociocs_latency": 0.5}  # the targets hold here, with the bot's own settings
+# bench/run.py, set for a 2-core machine at the design point below (one core for the bot).
+# bot ack p99 / baseline ack p99, at most (median of rounds): issue 10's 0.4x the peer and 3x the floor
+# (every send is recorded before its acknowledgement, and the acknowledgement must stay fast anyway),
+# and issue 18's 2x the floor while sending.
+ACK_P99_TARGETS = (("peer", 0.4), ("floor", 3.0), ("floor", 2.0))
+ACK_P99_RATIO = {"peer": 0.4, "floor": 2.0}  # the strictest per baseline, for "rounds above the target"
+MIN_SENDS_PER_S = 150.0  # end-to-end, worst round
+MAX_CPU_MS_PER_SEND = 4.0  # the bot's CPU per single-recipient command, command to outcome shown; median round
+MAX_FANOUT_CPU_MS = 150.0  # the bot's CPU for one command to 100 recipients, in all; worst round
+MAX_PEAK_RSS_MB = 100.0  # worst round, at most
+MAX_STARTUP_S = 1.0  # to /readyz 200, worst round, at most
+# The targets hold here; bench/processes.py gives the bot DESIGN_BOT_ENV (SOCIOCS_MAX_CONCURRENCY=128).
+DESIGN_POINT = {"c": 50, "sociocs_latency": 0.5}
 NOISY_PERCENT = 50  # other processes' CPU (% of one core) during a target's run above which the ratios are unreliable
 INTEGRITY_FAULTS = ("missing_sociocs", "duplicate_sociocs", "missing_reply", "duplicate_reply", "reply_not_sent")
 EXACTLY_ONCE = "exactly once, all sent, no ack errors"
@@ -47,6 +52,8 @@ class BotNumbers:
     rss_peak_mb: float | None  # worst round
     startup_s: list[float | None]  # per round
     faults: dict[str, int] = field(default_factory=dict)  # integrity faults, ack errors, refused acks: all rounds
+    cpu_ms_per_send: list[float | None] = field(default_factory=list)  # per round
+    fanout_cpu_ms: list[float | None] = field(default_factory=list)  # per round (empty: not run)
 
 
 def _check(label: str, value: float | None, limit: float, unit: str, op: str) -> Verdict:
@@ -64,16 +71,49 @@ def _check(label: str, value: float | None, limit: float, unit: str, op: str) ->
 def verdicts(n: BotNumbers) -> list[Verdict]:
     """PASS or MISS per target, in the order the table shows them."""
     out: list[Verdict] = []
-    for base, label in (("peer", "ack p99 <= 0.4x bare-Bolt peer"), ("floor", "ack p99 <= 3x floor")):
+    names = {"peer": "bare-Bolt peer", "floor": "floor"}
+    for base, limit in ACK_P99_TARGETS:
         known = [v for v in n.ack_p99_ratios.get(base, []) if v is not None]
         if known:  # the median of per-round ratios: each round's targets ran back to back
-            out.append(_check(label + " (median round)", statistics.median(known), ACK_P99_RATIO[base], "x", "<="))
+            label = f"ack p99 <= {limit:g}x {names[base]} (median round)"
+            out.append(_check(label, statistics.median(known), limit, "x", "<="))
     sends = [s for s in n.sends_per_s if s is not None]
-    out.append(_check("sends/s >= 60 (worst round)", min(sends) if sends else None, MIN_SENDS_PER_S, "/s", ">="))
-    out.append(_check("peak RSS < 150 MB (worst round)", n.rss_peak_mb, MAX_PEAK_RSS_MB, " MB", "<"))
+    out.append(
+        _check(
+            f"sends/s >= {MIN_SENDS_PER_S:g} (worst round)", min(sends) if sends else None, MIN_SENDS_PER_S, "/s", ">="
+        )
+    )
+    cpu = [c for c in n.cpu_ms_per_send if c is not None]
+    out.append(
+        _check(
+            f"CPU per send <= {MAX_CPU_MS_PER_SEND:g} ms (median round)",
+            statistics.median(cpu) if cpu else None,
+            MAX_CPU_MS_PER_SEND,
+            " ms",
+            "<=",
+        )
+    )
+    if n.fanout_cpu_ms:
+        fan = [c for c in n.fanout_cpu_ms if c is not None]
+        out.append(
+            _check(
+                f"100-recipient command CPU <= {MAX_FANOUT_CPU_MS:g} ms (worst round)",
+                max(fan) if len(fan) == len(n.fanout_cpu_ms) else None,
+                MAX_FANOUT_CPU_MS,
+                " ms",
+                "<=",
+            )
+        )
+    out.append(_check(f"peak RSS <= {MAX_PEAK_RSS_MB:g} MB (worst round)", n.rss_peak_mb, MAX_PEAK_RSS_MB, " MB", "<="))
     starts = [s for s in n.startup_s if s]
     out.append(
-        _check("start-up to ready < 2 s (worst round)", max(starts) if starts else None, MAX_STARTUP_S, " s", "<")
+        _check(
+            f"start-up to ready <= {MAX_STARTUP_S:g} s (worst round)",
+            max(starts) if starts else None,
+            MAX_STARTUP_S,
+            " s",
+            "<=",
+        )
     )
     out.append(Verdict(EXACTLY_ONCE, not any(n.faults.values())))
     return out
@@ -84,16 +124,25 @@ def bot_numbers(
 ) -> BotNumbers:
     """The bot's numbers from a run: `agg` from stats.aggregate, `ratios` from stats.round_ratios."""
     faults: dict[str, int] = dict.fromkeys((*INTEGRITY_FAULTS, "ack_errors", "ack_with_body"), 0)
+    cpu: list[float | None] = []
+    fanout: list[float | None] = []
     for r in results:
         if r["target"] != "bot":
             continue
+        cpu.append(r.get("cpu_ms_per_command"))
+        if "fanout" in r:
+            fan = r["fanout"]
+            fanout.append(fan.get("cpu_ms"))
+            faults["fanout_unanswered"] = faults.get("fanout_unanswered", 0) + (
+                fan.get("recipients", 0) - fan.get("sociocs_ok", 0) if fan.get("all_answered") else 1
+            )
         integrity = r.get("integrity_with_warmup", {})
         for key in INTEGRITY_FAULTS:
             faults[key] += integrity.get(key) or 0
         faults["ack_errors"] += r.get("ack_errors") or 0
         faults["ack_with_body"] += r.get("ack_with_body") or 0
     bot = agg["bot"]
-    return BotNumbers(ratios, bot["sends_per_s"], bot["rss_peak_mb_max"], bot["startup_s"], faults)
+    return BotNumbers(ratios, bot["sends_per_s"], bot["rss_peak_mb_max"], bot["startup_s"], faults, cpu, fanout)
 
 
 def rounds_above(ratios: list[float | None], base: str) -> tuple[float, int, int] | None:

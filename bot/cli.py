@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Callable
 
@@ -80,10 +81,13 @@ def _run(command: str, settings: Settings, args: argparse.Namespace | None = Non
 
         setup_logging(max(settings.logging_level, 30), settings.secrets(), settings.log_format)
         return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
-    from bot.serve import serve
-
-    setup_logging(settings.logging_level, settings.secrets(), settings.log_format)
+    # Start-up allocates much and frees almost nothing: garbage collection then only costs time.
+    # serve() freezes what start-up built and turns it back on (see bot.serve.started).
+    gc.disable()
     try:
+        from bot.serve import serve
+
+        setup_logging(settings.logging_level, settings.secrets(), settings.log_format)
         with asyncio.Runner(loop_factory=_fast_loop()) as runner:
             return runner.run(serve(settings))
     except ConfigError as exc:
@@ -91,3 +95,5 @@ def _run(command: str, settings: Settings, args: argparse.Namespace | None = Non
         return 2
     except KeyboardInterrupt:
         return 0
+    finally:
+        gc.enable()

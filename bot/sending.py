@@ -26,7 +26,7 @@ from bot.domain.schedule import MIN_AHEAD, zone_named
 from bot.domain.templates import TemplateUse
 from bot.domain.window import closed_reason, closes_before_schedule, is_open
 from bot.guardrails import Guardrails
-from bot.ledger import Ledger, NewSend, RateLimited, Report, SendRecord
+from bot.ledger import Ledger, NewSend, RateLimited, Report, SeenBefore, SendRecord
 from bot.ledger import SendStatus as SendStatus  # for the Slack listeners, which never import the ledger
 
 log = logging.getLogger("bot.send")
@@ -83,6 +83,10 @@ class Accepted:
 
 class UnknownSend(Exception):
     """No send with that id is recorded."""
+
+
+class Repeated(Exception):
+    """The request asking for the send was seen before (a replay): nothing was recorded or sent."""
 
 
 class NothingToRetry(Exception):
@@ -188,8 +192,11 @@ class SendService:
         if problems:
             raise DraftError(problems)
 
-    async def record(self, draft: Draft, requester: Requester) -> Accepted:
-        """Write the sends to the ledger as queued, within the rate limit; raises DraftError saying why not."""
+    async def record(self, draft: Draft, requester: Requester, *, request_key: str | None = None) -> Accepted:
+        """Write the sends to the ledger as queued, within the rate limit; raises DraftError saying why not.
+
+        `request_key`: the asking request's replay key, checked and recorded in the same transaction;
+        Repeated when it was seen before (then nothing is recorded)."""
         entries = [
             NewSend(
                 team_id=requester.team_id,
@@ -211,13 +218,18 @@ class SendService:
         ]
         try:
             result = await self.ledger.reserve(
-                entries, user_id=requester.user_id, limit_per_minute=self.guardrails.policy.rate_limit_per_minute
+                entries,
+                user_id=requester.user_id,
+                limit_per_minute=self.guardrails.policy.rate_limit_per_minute,
+                request_key=request_key,
             )
         except Exception:
             log.exception("could not record the send in the ledger")
             raise DraftError(
                 [Problem("to", "The bot cannot record messages right now, so nothing was sent: try again shortly.")]
             ) from None
+        if isinstance(result, SeenBefore):
+            raise Repeated(result.key)
         if isinstance(result, RateLimited):
             log.warning("refused: user %s is over the rate limit", requester.user_id)
             raise DraftError([rate_problem(result)])

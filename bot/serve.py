@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
@@ -98,6 +99,17 @@ async def check_inboxes(bot: Bot) -> None:
             log.error("inbox channel unusable: %s", line)
 
 
+def started() -> None:
+    """Start-up is over: what it built (modules, the app, the clients) lives as long as the process.
+
+    Frozen out of the garbage collector's view, so a full collection walks only what requests
+    allocate: without it, each one walked some 120,000 start-up objects (about 100 ms on the bench
+    machine, all of it a pause of the event loop, so of any acknowledgement waiting behind it).
+    """
+    gc.freeze()
+    gc.enable()
+
+
 async def serve(settings: Settings) -> int:
     bot = await build_bot(settings)
     try:
@@ -177,6 +189,7 @@ async def serve(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
 
+    started()
     serving = asyncio.create_task(server.serve(), name="http")
     connecting = None
     if socket_handler is not None:

@@ -7,7 +7,16 @@ hold the per-user rate limit and the retry claims, so both hold across replicas.
 from bot.ledger._choices import ContactChoice, LostLookup
 from bot.ledger._conversations import Conversation
 from bot.ledger._media import MediaFiles, MediaRow
-from bot.ledger._records import NewSend, PendingMention, RateLimited, Report, SendRecord, SendStatus, ThreadCustomer
+from bot.ledger._records import (
+    NewSend,
+    PendingMention,
+    RateLimited,
+    Report,
+    SeenBefore,
+    SendRecord,
+    SendStatus,
+    ThreadCustomer,
+)
 from bot.ledger._replies import ReplyState
 from bot.ledger._schedule import ScheduledSend
 from bot.ledger._store import Ledger
@@ -25,6 +34,7 @@ __all__ = [
     "ReplyState",
     "Report",
     "ScheduledSend",
+    "SeenBefore",
     "SendRecord",
     "SendStatus",
     "ThreadCustomer",

@@ -93,6 +93,13 @@ class RateLimited:
 
 
 @dataclass(frozen=True, slots=True)
+class SeenBefore:
+    """The request that asked for the reservation was seen before (a replay): nothing was recorded."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadCustomer:
     """A customer a Slack thread belongs to."""
 

@@ -166,5 +166,6 @@ async def build_bot(
         # Status updates that arrived before the send's own answer wait in the ledger for its id.
         bot.background.spawn(bot.conversations.apply_deliveries(message_id, shown), name="delivery-status")
 
-    bot.service.after_sent = after_sent
+    if settings.sociocs_webhook_secret is not None:  # without webhooks no status update can wait for a send
+        bot.service.after_sent = after_sent
     return bot

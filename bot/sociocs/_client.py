@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+from urllib.request import getproxies
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,6 +21,7 @@ from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.providers import Provider
 from bot.sociocs._contacts import ContactsMixin
+from bot.sociocs._transport import AiohttpTransport
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,9 @@ class SociocsClient(ContactsMixin):
             # The pool wait is bounded by our own semaphore, so only connect/read/write time out.
             timeout=httpx.Timeout(timeout, pool=None),
             limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
-            transport=transport,
+            # httpx's requests over aiohttp (see _transport.py: CPU), unless a proxy is configured in
+            # the environment: httpx honours it only with its own transport.
+            transport=transport if transport is not None or getproxies() else AiohttpTransport(max_in_flight),
         )
 
     async def aclose(self) -> None:

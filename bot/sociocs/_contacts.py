@@ -7,6 +7,7 @@ a `SociocsError` with a readable reason that never carries the key or a full num
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -67,6 +68,7 @@ class ContactsMixin:
     """Contacts endpoints; mixed into `SociocsClient`, which provides `_http`."""
 
     _http: httpx.AsyncClient
+    _slots: asyncio.Semaphore
 
     async def _call(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, timeout: float | None = None
@@ -74,7 +76,9 @@ class ContactsMixin:
         """One call; the `data` of a success answer, or ContactsError."""
         extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout, pool=None)}
         try:
-            response = await self._http.request(method, path, params=params, **extra)
+            # Within SOCIOCS_MAX_CONCURRENCY like the sends: waiting here is cheap, in the pool it is not.
+            async with self._slots:
+                response = await self._http.request(method, path, params=params, **extra)
         except httpx.TimeoutException:
             raise ContactsError("Sociocs did not answer in time") from None
         except httpx.HTTPError as exc:

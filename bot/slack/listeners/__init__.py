@@ -13,8 +13,9 @@ from bot.slack.listeners import actions, commands, events, options, shortcuts, v
 
 
 def register(app: AsyncApp) -> None:
-    actions.register(app)
+    # Bolt tries listeners in this order until one matches: `/sms`, the busiest request by far, first.
     commands.register(app)
+    actions.register(app)
     events.register(app)
     options.register(app)
     shortcuts.register(app)

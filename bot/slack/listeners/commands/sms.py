@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from bot.domain.draft import DraftError, RawDraft
 from bot.domain.providers import Provider
 from bot.domain.templates import split_values
-from bot.sending import Accepted, Requester, SendStatus, with_draft
+from bot.sending import Accepted, Repeated, Requester, SendStatus, with_draft
 from bot.slack.command import (
     BlockRequest,
     ComposeRequest,
@@ -24,6 +24,7 @@ from bot.slack.command import (
     parse_command,
 )
 from bot.slack.context import Bot, bot_of
+from bot.slack.idempotency import ReplayCheck, replay_of
 from bot.slack.listeners.commands.contacts import block_command, names_command
 from bot.slack.listeners.commands.inbox import show_inbox
 from bot.slack.listeners.common import open_compose
@@ -61,12 +62,18 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
     bot = bot_of(context)
     settings = bot.settings
     text = command.get("text") or ""
+    replay = replay_of(context)
     try:
         parsed = parse_command(
             text, whatsapp_provider=settings.whatsapp_provider, default_region=settings.default_region
         )
     except UsageError as exc:
+        if await _repeated(replay, ack):
+            return
         await ack(response_type="ephemeral", text=f":warning: {shown(str(exc))}\n\n{bot.help()}")
+        return
+    now_send = isinstance(parsed, SendRequest) and parsed.send_at is None and not parsed.contact_names
+    if not now_send and await _repeated(replay, ack):  # a send checks within its reservation instead
         return
     if isinstance(parsed, HelpRequest):
         await ack(response_type="ephemeral", text=bot.help(parsed.topic))
@@ -109,14 +116,34 @@ async def sms_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncResp
         return
     try:
         draft = bot.draft(raw_draft(parsed))
-        # Written down before Slack hears "ok": an acknowledged command survives any crash. The
-        # write shares a transaction with concurrent ones (group commit), so this stays fast.
-        accepted = await bot.service.accept(draft, who)
+        await bot.service.check(draft, who)
     except DraftError as exc:
+        if not await _repeated(replay, ack):
+            await ack(response_type="ephemeral", text=refusal_text(exc))
+        return
+    try:
+        # Written down before Slack hears "ok": an acknowledged command survives any crash. The
+        # write shares a transaction with concurrent ones (group commit), and with this request's
+        # replay check, so the acknowledgement waits for one round trip to the ledger.
+        accepted = await bot.service.record(draft, who, request_key=replay.key)
+    except Repeated:
+        replay.ignored()
+        await ack()
+        return
+    except DraftError as exc:  # over the rate limit (the request is recorded as seen), or no ledger
         await ack(response_type="ephemeral", text=refusal_text(exc))
         return
     await ack()
     bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
+
+
+async def _repeated(replay: ReplayCheck, ack: AsyncAck) -> bool:
+    """True (and acknowledged, nothing else) when this command was seen before: a replay."""
+    if await replay.first():
+        return False
+    replay.ignored()
+    await ack()
+    return True
 
 
 async def _later(
