@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.draft import RawDraft
+from bot.domain.held import raw_from_json, raw_to_json
 from bot.domain.providers import Provider
-from bot.slack.listeners.commands.contacts import raw_from_json, raw_to_json
 from standins import SlackCall
 from standins.sociocs import Reply, error_body
 from tests.conftest import new_number, replies_for

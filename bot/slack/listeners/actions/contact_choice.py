@@ -20,11 +20,12 @@ from bot.contact_choices import (
     UnknownContact,
 )
 from bot.contacts import Match
+from bot.domain.held import raw_from_json
 from bot.domain.phone import mask
 from bot.sending import Requester
 from bot.slack.contact_texts import CONTACT_CANCEL, match_label
 from bot.slack.context import Bot, bot_of
-from bot.slack.listeners.commands.contacts import raw_from_json, send_to_contact
+from bot.slack.listeners.commands.contacts import send_to_contact
 from bot.slack.report import ephemeral
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,8 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from bot.contact_choices import HeldNames
 from bot.contacts import ContactsUnavailable, Match
 from bot.domain.draft import DraftError, Problem, RawDraft
+from bot.domain.held import raw_to_json
 from bot.domain.phone import InvalidNumber, parse_number
-from bot.domain.providers import Provider
-from bot.domain.schedule import zone_named
 from bot.sending import Accepted, Requester
 from bot.slack.command import BlockRequest, SendRequest
 from bot.slack.contact_texts import (
@@ -236,46 +235,6 @@ def held_note(raw: RawDraft) -> str | None:
     if raw.send_at is not None:
         parts.append(scheduled_note(raw.send_at))
     return " · ".join(parts) or None
-
-
-def raw_to_json(raw: RawDraft) -> dict[str, Any]:
-    """What a held choice keeps of the message: every field but the recipient (it comes from the
-    choice), so the contact chosen gets exactly the message the command asked for. A schedule keeps
-    its zone's name, so the summary says `09:00 EST`, not a bare offset."""
-    return {
-        "provider": raw.provider.value if raw.provider else None,
-        "text": raw.text,
-        "name": raw.name,
-        "image_urls": list(raw.image_urls),
-        "file_url": raw.file_url,
-        "save_contact": raw.save_contact,
-        "send_at": raw.send_at.isoformat() if raw.send_at is not None else None,
-        "send_zone": getattr(raw.send_at.tzinfo, "key", None) if raw.send_at is not None else None,
-        "template": raw.template,
-        "template_values": list(raw.template_values),
-        "video_url": raw.video_url,
-    }
-
-
-def raw_from_json(data: dict[str, Any]) -> RawDraft:
-    """The held message back (a choice held before a field was kept has that field's default)."""
-    provider = data.get("provider")
-    send_at = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
-    if send_at is not None and data.get("send_zone"):
-        send_at = send_at.astimezone(zone_named(str(data["send_zone"])))
-    return RawDraft(
-        recipients=[],
-        text=str(data.get("text") or ""),
-        provider=Provider(provider) if provider else None,
-        name=data.get("name"),
-        image_urls=[str(u) for u in data.get("image_urls") or []],
-        file_url=data.get("file_url"),
-        save_contact=bool(data.get("save_contact")),
-        send_at=send_at,
-        template=data.get("template"),
-        template_values=[str(v) for v in data.get("template_values") or []],
-        video_url=data.get("video_url"),
-    )
 
 
 async def block_command(bot: Bot, ack: AsyncAck, command: dict[str, Any], request: BlockRequest) -> None:
