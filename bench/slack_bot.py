@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.sociocs.webhooks import sign as sociocs_sign
-from standins import SlackCall, SlackStandin, SociocsStandin
+from standins import SlackStandin, SociocsStandin
 
 SIGNING_SECRET = "bench-slack-limits-signing-secret"
 BOT_TOKEN = "xoxb-bench-slack-limits-token"
@@ -50,24 +50,6 @@ def slack_signature(body: str) -> dict[str, str]:
 def status(message_id: str, value: str) -> dict[str, Any]:
     """A Sociocs `status_update` webhook body."""
     return {"message_id": message_id, "event": "status_update", "event_data": {"status": value}}
-
-
-def posts(calls: list[SlackCall]) -> list[SlackCall]:
-    """The messages posted, each as it reads now: text and blocks after its latest chat.update."""
-    latest: dict[tuple[object, object], dict[str, Any]] = {}
-    for c in calls:
-        if c.method == "chat.update":
-            latest[(c.args.get("channel"), c.args.get("ts"))] = c.args
-    shown = []
-    for c in calls:
-        if c.method != "chat.postMessage":
-            continue
-        edit = latest.get((c.args.get("channel"), c.response.get("ts")))
-        if edit is not None:
-            args = {**c.args, "text": edit.get("text"), "blocks": edit.get("blocks")}
-            c = SlackCall(c.method, args, c.token, c.path, c.response)
-        shown.append(c)
-    return shown
 
 
 class BenchBot:

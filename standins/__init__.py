@@ -11,6 +11,7 @@ the bench scripts put the repository root on `sys.path`.
 """
 
 from bot.standins import LocalServer, SlackCall, SlackStandin, SlackWorkspace
+from standins.reading import posts
 from standins.sociocs import Reply, SociocsCall, SociocsStandin, error_body
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "SociocsCall",
     "SociocsStandin",
     "error_body",
+    "posts",
 ]

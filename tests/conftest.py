@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from bot.standins.slack import SlackWorkspace
-from standins import SlackCall, SlackStandin, SociocsStandin
+from standins import SlackCall, SlackStandin, SociocsStandin, posts
 
 SIGNING_SECRET = "test-signing-secret-5d1c"
 BOT_TOKEN = "xoxb-test-bot-token-77aa"
@@ -357,29 +357,6 @@ def make_bot(slack: SlackStandin, sociocs: SociocsStandin, tmp_path: Path) -> It
 
 
 # Reading what the bot did ----------------------------------------------------------------------------
-
-
-def posts(calls: list[SlackCall]) -> list[SlackCall]:
-    """The messages posted, each as it reads now: text and blocks after its latest chat.update."""
-    latest: dict[tuple[object, object], dict[str, Any]] = {}
-    for c in calls:
-        if c.method == "chat.update":
-            latest[(c.args.get("channel"), c.args.get("ts"))] = c.args
-    shown = []
-    for c in calls:
-        if c.method != "chat.postMessage":
-            continue
-        edit = latest.get((c.args.get("channel"), c.response.get("ts")))
-        if edit is not None:
-            c = SlackCall(
-                c.method,
-                {**c.args, "text": edit.get("text"), "blocks": edit.get("blocks")},
-                c.token,
-                c.path,
-                c.response,
-            )
-        shown.append(c)
-    return shown
 
 
 def parents_for(calls: list[SlackCall], number: str) -> list[SlackCall]:

@@ -195,27 +195,16 @@ class SociocsClient(ContactsMixin):
 
     async def list_channels(self, provider: Provider) -> list[Channel]:
         """GET /channels?provider=P; raises SociocsError with a readable reason on any failure."""
-        try:
-            response = await self._http.get("/channels", params={"provider": provider.value})
-        except httpx.HTTPError as exc:
-            raise SociocsError(f"could not reach Sociocs ({type(exc).__name__})") from None
-        body = _json(response)
-        if response.status_code != 200:
-            raise SociocsError(f"HTTP {response.status_code}: {_error_text(body, response.reason_phrase)}")
-        items = body.get("data", body) if isinstance(body, dict) else body
-        if not isinstance(items, list):
-            raise SociocsError("unexpected reply to GET /channels")
+        items = await self._get_list("/channels", params={"provider": provider.value})
         try:
             return [Channel.model_validate(item) for item in items]
         except ValidationError:
             raise SociocsError("unexpected channel entries in GET /channels") from None
 
-    # Scheduled messages (send later) ----------------------------------------------------------------
-
-    async def list_scheduled(self) -> list[ScheduledAtSociocs]:
-        """GET /messages/scheduled: at most 100, latest schedule first; SociocsError on any failure."""
+    async def _get_list(self, path: str, params: dict[str, str] | None = None) -> list[Any]:
+        """GET `path` whose answer's `data` is an array; SociocsError on any failure."""
         try:
-            response = await self._http.get("/messages/scheduled")
+            response = await self._http.get(path, params=params)
         except httpx.HTTPError as exc:
             raise SociocsError(f"could not reach Sociocs ({type(exc).__name__})") from None
         body = _json(response)
@@ -223,9 +212,15 @@ class SociocsClient(ContactsMixin):
             raise SociocsError(f"HTTP {response.status_code}: {_error_text(body, response.reason_phrase)}")
         items = body.get("data", body) if isinstance(body, dict) else body
         if not isinstance(items, list):
-            raise SociocsError("unexpected reply to GET /messages/scheduled")
+            raise SociocsError(f"unexpected reply to GET {path}")
+        return items
+
+    # Scheduled messages (send later) ----------------------------------------------------------------
+
+    async def list_scheduled(self) -> list[ScheduledAtSociocs]:
+        """GET /messages/scheduled: at most 100, latest schedule first; SociocsError on any failure."""
         listed = []
-        for item in items:
+        for item in await self._get_list("/messages/scheduled"):
             if isinstance(item, dict) and (item.get("message_id") or item.get("id")):
                 listed.append(
                     ScheduledAtSociocs(str(item.get("message_id") or item.get("id")), str(item.get("schedule") or ""))
@@ -249,18 +244,8 @@ class SociocsClient(ContactsMixin):
     async def unreplied(self) -> list[UnrepliedMessage]:
         """GET /messages/unreplied (Sociocs's default range, the last 90 days); raises SociocsError.
         Entries that cannot be read are skipped, not fatal: the inbox shows the rest."""
-        try:
-            response = await self._http.get("/messages/unreplied")
-        except httpx.HTTPError as exc:
-            raise SociocsError(f"could not reach Sociocs ({type(exc).__name__})") from None
-        body = _json(response)
-        if response.status_code != 200:
-            raise SociocsError(f"HTTP {response.status_code}: {_error_text(body, response.reason_phrase)}")
-        items = body.get("data", body) if isinstance(body, dict) else body
-        if not isinstance(items, list):
-            raise SociocsError("unexpected reply to GET /messages/unreplied")
         found: list[UnrepliedMessage] = []
-        for item in items:
+        for item in await self._get_list("/messages/unreplied"):
             try:
                 found.append(UnrepliedMessage.model_validate(item))
             except ValidationError:
