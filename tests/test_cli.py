@@ -116,6 +116,14 @@ def test_console_runs_commands_through_the_app_without_credentials(tmp_path: Pat
     assert "only /sms commands are understood here" in out
 
 
+def test_console_refuses_contact_names_in_a_dry_run_saying_why(tmp_path: Path):
+    """No Sociocs to search: the name is refused at once, not "unavailable, try again"; nothing is sent."""
+    result = run(["console"], bare_env(), tmp_path, stdin='/sms "Jane & Joe", +16175551212 hello\n')
+    assert result.returncode == 0, result.stderr
+    assert "“Jane &amp; Joe”: contact names are looked up in Sociocs, and this is a dry run" in result.stdout
+    assert "Looking up" not in result.stdout and "POST /message" not in result.stdout
+
+
 def test_console_with_channel_keys_uses_them_and_exits_at_end_of_input(tmp_path: Path):
     env = bare_env(SOCIOCS_CHANNEL_KEY_TWLOWA="wa-key-abcdef123", SOCIOCS_DRY_RUN="true")
     result = run(["console"], env, tmp_path, stdin="/sms +16175551212 hello\n")

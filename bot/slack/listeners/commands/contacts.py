@@ -70,6 +70,17 @@ async def names_command(
     total = len(request.recipients) + len(request.contact_names)
     raw = raw_for(None)
     try:
+        if not bot.contacts.available:  # a dry run: no Sociocs to search, so say so now, not "try again"
+            names = ", ".join(f"“{n}”" for n in request.contact_names)  # escaped with the refusal
+            raise DraftError(
+                [
+                    Problem(
+                        "to",
+                        f"{names}: contact names are looked up in Sociocs, and this is a dry run "
+                        "(no SOCIOCS_API_KEY). Use the number.",
+                    )
+                ]
+            )
         if total > bot.settings.max_recipients:
             raise DraftError(
                 [Problem("to", f"{total} recipients is too many: at most {bot.settings.max_recipients} per message.")]
