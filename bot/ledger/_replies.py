@@ -30,13 +30,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ledger._records import SendRecord, record_from_row
 from bot.ledger._schedule import schedules_for, with_schedule
 from bot.ledger._schema import instances, metadata, sends
+from bot.ledger._upsert import upsert_into
 
 replies = Table(
     "slack_replies",
@@ -95,7 +94,7 @@ class RepliesMixin:
 
     async def open_reply(self, channel_id: str, summary_ts: str, thread_ts: str, send_ids: Sequence[str]) -> None:
         """Note a send's summary and its recipients' order, before any outcome is shown."""
-        new = (postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert)(replies)
+        new = upsert_into(replies, postgres=self._engine.dialect.name == "postgresql")
         await self._write(
             new.values(
                 channel_id=channel_id,

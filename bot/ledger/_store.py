@@ -36,8 +36,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -77,6 +75,7 @@ from bot.ledger._schema import (
     threads,
     writer_engine_for,
 )
+from bot.ledger._upsert import upsert_into
 from bot.ledger._window import WindowMixin
 
 log = logging.getLogger(__name__)
@@ -512,9 +511,9 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 customers[tuple(str(v) for k, v in customer.items() if k != "added_at")] = customer
         if latest:
             # The thread gains these customers (a mention there must choose among them, never guess).
-            joined = (postgresql_insert if self._postgres else sqlite_insert)(thread_customers)
+            joined = upsert_into(thread_customers, postgres=self._postgres)
             conn.execute(joined.on_conflict_do_nothing(), list(customers.values()))
-            upsert = (postgresql_insert if self._postgres else sqlite_insert)(threads)
+            upsert = upsert_into(threads, postgres=self._postgres)
             conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[threads.c.provider, threads.c.channel_key, threads.c.number],
@@ -992,7 +991,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
     @functools.cached_property
     def _insert_key(self) -> Executable:
         return (
-            (postgresql_insert if self._postgres else sqlite_insert)(seen_requests)
+            upsert_into(seen_requests, postgres=self._postgres)
             .on_conflict_do_nothing()
             .returning(seen_requests.c.key)  # a row back only when it was inserted (rowcount is not portable)
         )
