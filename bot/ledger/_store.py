@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.ledger._batch import GroupCommit
 from bot.ledger._choices import ChoicesMixin
 from bot.ledger._conversations import ConversationsMixin
+from bot.ledger._reader import SyncReads
 from bot.ledger._records import (
     RETRYABLE,
     NewSend,
@@ -234,6 +235,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         self.instance_id = uuid.uuid4().hex
         self._heartbeat: asyncio.Task[None] | None = None
         self._writes = GroupCommit(writer)
+        self._sync_reads = SyncReads(writer)
         self._lock_file: IO[bytes] | None = None
 
     @classmethod
@@ -324,6 +326,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
             async with self._engine.begin() as conn:
                 await conn.execute(instances.delete().where(instances.c.id == self.instance_id))
         await self._engine.dispose()
+        await asyncio.get_running_loop().run_in_executor(None, self._sync_reads.close)
         await asyncio.get_running_loop().run_in_executor(None, self._writes.close)
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
