@@ -13,6 +13,13 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
 
+def _without_httpx_cli() -> None:
+    """httpx imports its command-line tool (rich, pygments, click: about 4 MB and 70 modules) whenever
+    those happen to be installed, as in a development environment. The bot never runs it: mark it
+    absent before httpx is first imported, so `import httpx` takes its own fallback."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sociocs-bot",
@@ -49,6 +56,7 @@ def _fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _without_httpx_cli()
     args = _parser().parse_args(argv)
     command = args.command or "serve"
     try:

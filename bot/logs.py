@@ -115,3 +115,8 @@ def setup_logging(
     # message text) at INFO: keep both for DEBUG only.
     for noisy in ("httpx", "slack_bolt"):
         logging.getLogger(noisy).setLevel(level if level <= logging.DEBUG else logging.WARNING)
+    # slack_sdk formats every Web API call's request and response for DEBUG whenever its logger's own
+    # level is unset (it tests `logger.level`, not the effective level), then the record is dropped:
+    # a measurable share of a send's CPU (bench/run.py --py-spy). Its own level makes the test false.
+    for chatty in ("slack_sdk.web.async_base_client", "slack_sdk.web.base_client"):
+        logging.getLogger(chatty).setLevel(level)

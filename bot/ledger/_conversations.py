@@ -28,11 +28,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ledger._schema import metadata, sends
+from bot.ledger._upsert import upsert_into
 
 OPEN = "open"
 CLOSED = "closed"
@@ -180,7 +179,7 @@ class ConversationsMixin:
             "notified_at": stamp,  # starting it was a top-level post
             "updated_at": stamp,
         }
-        new = (postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert)(conversations)
+        new = upsert_into(conversations, postgres=self._engine.dialect.name == "postgresql")
         await self._write(
             new.values(
                 id=conversation_id, provider=provider, channel_key=channel_key, number=number, **values

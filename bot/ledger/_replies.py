@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import (
     Column,
     ColumnElement,
+    Connection,
     DateTime,
     Executable,
     Integer,
+    Row,
     String,
     Table,
     Text,
@@ -30,13 +32,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ledger._reader import SyncReads
 from bot.ledger._records import SendRecord, record_from_row
-from bot.ledger._schedule import schedules_for, with_schedule
+from bot.ledger._schedule import schedules_in, with_schedule
 from bot.ledger._schema import instances, metadata, sends
+from bot.ledger._upsert import upsert_into
 
 replies = Table(
     "slack_replies",
@@ -90,12 +92,13 @@ class RepliesMixin:
     _engine: AsyncEngine
     _reads: AsyncEngine  # the same engine for reads (SQLite: deferred BEGIN, no write lock)
     _write: Callable[[Executable], Awaitable[int]]  # Ledger's: one write through the writer's thread
+    _sync_reads: SyncReads  # Ledger's: reads in the reader's thread, one hand-off each
     instance_id: str
     dead_after: float
 
     async def open_reply(self, channel_id: str, summary_ts: str, thread_ts: str, send_ids: Sequence[str]) -> None:
         """Note a send's summary and its recipients' order, before any outcome is shown."""
-        new = (postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert)(replies)
+        new = upsert_into(replies, postgres=self._engine.dialect.name == "postgresql")
         await self._write(
             new.values(
                 channel_id=channel_id,
@@ -110,12 +113,8 @@ class RepliesMixin:
         )
 
     async def reply_state(self, channel_id: str, summary_ts: str) -> ReplyState | None:
-        async with self._reads.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(replies).where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
-                )
-            ).first()
+        query = select(replies).where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
+        row = await self._sync_reads.run(lambda conn: conn.execute(query).first())
         return _state(row) if row is not None else None
 
     async def mark_shown(
@@ -138,9 +137,12 @@ class RepliesMixin:
 
     async def sends_in_order(self, send_ids: Sequence[str]) -> list[SendRecord]:
         """The sends, in the order given (missing ones left out)."""
-        async with self._reads.connect() as conn:
-            rows = (await conn.execute(select(sends).where(sends.c.id.in_(list(send_ids))))).all()
-            schedules = await schedules_for(conn, send_ids)
+
+        def read(conn: Connection) -> tuple[Sequence[Row[Any]], dict[str, Any]]:
+            rows = conn.execute(select(sends).where(sends.c.id.in_(list(send_ids)))).all()
+            return rows, schedules_in(conn, send_ids)
+
+        rows, schedules = await self._sync_reads.run(read)
         by_id = {r.id: with_schedule(record_from_row(r), schedules.get(r.id)) for r in rows}
         return [by_id[i] for i in send_ids if i in by_id]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Executable, String, Table, and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Column, Connection, DateTime, Executable, String, Table, and_, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.schedule import zone_named
 from bot.ledger._records import SendRecord, SendStatus, record_from_row
@@ -48,9 +48,9 @@ def with_schedule(record: SendRecord, row: Any | None) -> SendRecord:
     return replace(record, schedule=row.send_at.replace(tzinfo=UTC).astimezone(zone_named(row.zone)))
 
 
-async def schedules_for(conn: AsyncConnection, send_ids: Sequence[str]) -> dict[str, Any]:
-    """The `scheduled_sends` rows of those sends that have one."""
-    rows = await conn.execute(select(scheduled_sends).where(scheduled_sends.c.send_id.in_(list(send_ids))))
+def schedules_in(conn: Connection, send_ids: Sequence[str]) -> dict[str, Any]:
+    """The `scheduled_sends` rows of those sends that have one (read in the reader's thread)."""
+    rows = conn.execute(select(scheduled_sends).where(scheduled_sends.c.send_id.in_(list(send_ids))))
     return {r.send_id: r for r in rows}
 
 

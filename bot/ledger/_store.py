@@ -36,8 +36,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -45,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.ledger._batch import GroupCommit
 from bot.ledger._choices import ChoicesMixin
 from bot.ledger._conversations import ConversationsMixin
+from bot.ledger._reader import SyncReads
 from bot.ledger._records import (
     RETRYABLE,
     NewSend,
@@ -77,6 +76,7 @@ from bot.ledger._schema import (
     threads,
     writer_engine_for,
 )
+from bot.ledger._upsert import upsert_into
 from bot.ledger._window import WindowMixin
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         self.instance_id = uuid.uuid4().hex
         self._heartbeat: asyncio.Task[None] | None = None
         self._writes = GroupCommit(writer)
+        self._sync_reads = SyncReads(writer)
         self._lock_file: IO[bytes] | None = None
 
     @classmethod
@@ -325,6 +326,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
             async with self._engine.begin() as conn:
                 await conn.execute(instances.delete().where(instances.c.id == self.instance_id))
         await self._engine.dispose()
+        await asyncio.get_running_loop().run_in_executor(None, self._sync_reads.close)
         await asyncio.get_running_loop().run_in_executor(None, self._writes.close)
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
@@ -512,9 +514,9 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 customers[tuple(str(v) for k, v in customer.items() if k != "added_at")] = customer
         if latest:
             # The thread gains these customers (a mention there must choose among them, never guess).
-            joined = (postgresql_insert if self._postgres else sqlite_insert)(thread_customers)
+            joined = upsert_into(thread_customers, postgres=self._postgres)
             conn.execute(joined.on_conflict_do_nothing(), list(customers.values()))
-            upsert = (postgresql_insert if self._postgres else sqlite_insert)(threads)
+            upsert = upsert_into(threads, postgres=self._postgres)
             conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[threads.c.provider, threads.c.channel_key, threads.c.number],
@@ -992,7 +994,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
     @functools.cached_property
     def _insert_key(self) -> Executable:
         return (
-            (postgresql_insert if self._postgres else sqlite_insert)(seen_requests)
+            upsert_into(seen_requests, postgres=self._postgres)
             .on_conflict_do_nothing()
             .returning(seen_requests.c.key)  # a row back only when it was inserted (rowcount is not portable)
         )

@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime, String, Table, and_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ledger._schema import metadata
+from bot.ledger._upsert import upsert_into
 
 customer_writes = Table(
     "customer_writes",
@@ -33,8 +32,8 @@ class WindowMixin:
 
     async def note_customer_write(self, channel_key: str, number: str, at: datetime) -> None:
         """Note that `number` wrote on `channel_key` at `at` (naive UTC); an older time changes nothing."""
-        dialect = postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        new = dialect(customer_writes).values(channel_key=channel_key, number=number, last_at=at)
+        postgres = self._engine.dialect.name == "postgresql"
+        new = upsert_into(customer_writes, postgres=postgres).values(channel_key=channel_key, number=number, last_at=at)
         upsert = new.on_conflict_do_update(
             index_elements=[customer_writes.c.channel_key, customer_writes.c.number],
             set_={"last_at": new.excluded.last_at},
