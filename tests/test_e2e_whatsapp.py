@@ -60,8 +60,16 @@ def wrote(bot: RunningBot, number: str, provider: str) -> None:
         number, "hi there", f"IN{provider}{number}", provider=provider, channel_key=CHANNEL_KEYS[provider][0]
     )
     body["timestamp"] = None
+
+    def shown(calls: list[SlackCall]) -> int:
+        texts = [str(c.args.get("text")) for c in calls if c.method == "chat.postMessage"]
+        return sum(1 for t in texts if number in t and "hi there" in t)
+
+    before = shown(bot.slack.calls)
     assert post_webhook(bot, body).status_code == 200
-    settle(bot, bot.slack)  # the message is then posted in the inbox
+    # Wait for the customer's message itself to be posted (the webhook is answered before it is), so a
+    # later "nothing posted for this number" check does not see it arrive late.
+    bot.slack.wait_for(lambda calls: shown(calls) > before or None, 15)
 
 
 def private_answer(bot: RunningBot, slack: SlackStandin, text: str, number: str) -> str:

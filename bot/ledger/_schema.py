@@ -245,8 +245,8 @@ def engine_for(url: str) -> AsyncEngine:
 
 
 def writer_engine_for(url: str) -> Engine:
-    """A synchronous engine with one connection, for the group-commit writer's thread: a whole
-    transaction then costs the event loop one round trip instead of one per statement."""
+    """A synchronous engine for the group-commit writer's thread and the reader's (`_reader.py`): a
+    whole transaction then costs the event loop one round trip instead of one per statement."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -258,4 +258,5 @@ def writer_engine_for(url: str) -> Engine:
         _sqlite_setup(engine)
         return engine
     parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_size=1, max_overflow=1, pool_pre_ping=True, hide_parameters=True)
+    # The writer thread and the reader thread hold one connection each; one more spare.
+    return create_engine(parsed, pool_size=2, max_overflow=1, pool_pre_ping=True, hide_parameters=True)
