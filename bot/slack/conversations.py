@@ -44,6 +44,19 @@ class SlackConversations:
         broadcast: bool = False,
     ) -> str | None:
         text, blocks = customer_blocks(message, provider, new_thread=thread_ts is None)
+        return await self._post_customer(message, channel_id, thread_ts, text, blocks, broadcast=broadcast)
+
+    async def _post_customer(
+        self,
+        message: IncomingMessage,
+        channel_id: str,
+        thread_ts: str | None,
+        text: str,
+        blocks: list[Any],
+        *,
+        broadcast: bool,
+    ) -> str | None:
+        """Post a customer's message (also to the channel when `broadcast`, in a thread); its ts or None."""
         extra: dict[str, Any] = {"reply_broadcast": True} if broadcast and thread_ts else {}
         response = await slack_call(
             self._bot.client.chat_postMessage(
@@ -94,23 +107,11 @@ class SlackConversations:
         )
         text, blocks = head_message(state)
         # In an existing thread (a send's), the start is also shown in the channel: its one notification.
-        extra: dict[str, Any] = {"reply_broadcast": True} if thread_ts else {}
-        response = await slack_call(
-            self._bot.client.chat_postMessage(
-                channel=channel_id,
-                thread_ts=thread_ts,
-                text=text,
-                blocks=blocks,
-                unfurl_links=False,
-                link_names=False,
-                **extra,
-            ),
-            f"post the message from {mask(message.number)}",
-        )
-        if response is None:
+        ts = await self._post_customer(message, channel_id, thread_ts, text, blocks, broadcast=True)
+        if ts is None:
             return None
         self._bot.home_changed(*self._bot.home_viewers)
-        return str(response["ts"]), head
+        return ts, head
 
     async def conversation_changed(
         self, conversation: Conversation, event: str | None = None, actor: str | None = None
