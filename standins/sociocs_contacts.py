@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -104,37 +105,35 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
         found.sort(key=lambda c: (not str(c["name"]).lower().startswith(wanted), str(c["name"]).lower()))
         return _ok(found[offset : offset + limit])
 
-    async def get_one(request: web.Request) -> web.Response:
-        if (refused := await guard(request)) is not None:
-            return refused
-        digits = _digits(request)
-        if digits is None:
-            return _bad("Invalid phone number.")
-        contact = data.contacts.get(digits)
-        return _ok(contact) if contact else _bad("Contact not found.", 404)
+    def by_phone(answer: Callable[[str], web.Response]) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A `/contacts/.../{phone}` route: the key checked, the phone read as digits, then `answer(digits)`."""
 
-    async def isblocked(request: web.Request) -> web.Response:
-        if (refused := await guard(request)) is not None:
-            return refused
-        digits = _digits(request)
-        if digits is None:
-            return _bad("Invalid phone number.")
-        contact = data.contacts.get(digits)
-        return _ok({"is_blocked": bool(contact and contact["is_blocked"])})
-
-    def blocker(blocked: bool) -> Any:
         async def handle(request: web.Request) -> web.Response:
             if (refused := await guard(request)) is not None:
                 return refused
             digits = _digits(request)
             if digits is None:
                 return _bad("Invalid phone number.")
+            return answer(digits)
+
+        return handle
+
+    def get_one(digits: str) -> web.Response:
+        contact = data.contacts.get(digits)
+        return _ok(contact) if contact else _bad("Contact not found.", 404)
+
+    def isblocked(digits: str) -> web.Response:
+        contact = data.contacts.get(digits)
+        return _ok({"is_blocked": bool(contact and contact["is_blocked"])})
+
+    def blocker(blocked: bool) -> Callable[[str], web.Response]:
+        def answer(digits: str) -> web.Response:
             with standin._lock:
                 contact = data.contacts.setdefault(digits, contact_object(digits, "", False, len(data.contacts) + 1))
                 contact["is_blocked"] = 1 if blocked else 0
             return _ok(None)
 
-        return handle
+        return answer
 
     async def team(request: web.Request) -> web.Response:
         if (refused := await guard(request)) is not None:
@@ -142,8 +141,8 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
         return _ok(list(data.team_members))
 
     app.router.add_get("/contacts/search", search)
-    app.router.add_get("/contacts/isblocked/{phone}", isblocked)
-    app.router.add_post("/contacts/block/{phone}", blocker(True))
-    app.router.add_post("/contacts/unblock/{phone}", blocker(False))
-    app.router.add_get("/contacts/{phone}", get_one)
+    app.router.add_get("/contacts/isblocked/{phone}", by_phone(isblocked))
+    app.router.add_post("/contacts/block/{phone}", by_phone(blocker(True)))
+    app.router.add_post("/contacts/unblock/{phone}", by_phone(blocker(False)))
+    app.router.add_get("/contacts/{phone}", by_phone(get_one))
     app.router.add_get("/team-members", team)
