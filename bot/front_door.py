@@ -14,15 +14,14 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.response import BoltResponse
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 
 from bot.slack.verification import VERIFIED
 
@@ -143,42 +142,92 @@ def parse_slack_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
     raise Refused(400, f"unsupported content type {kind or '(none)'!r}")
 
 
-def slack_endpoint(app: AsyncApp, signing_secret: str) -> Callable[[Request], Awaitable[Response]]:
-    """`POST /slack/events`: signature first, on a capped body; only then is the body parsed and the
-    request handed to Bolt, marked verified so Bolt does not check it a second time."""
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# A verified Slack body (parsed, raw) answered without Bolt's dispatch, or None to dispatch it.
+Direct = Callable[[dict[str, Any], bytes], Awaitable[BoltResponse | None]]
 
-    async def events(request: Request) -> Response:
+
+async def read_capped_asgi(headers: dict[str, str], receive: Receive, limit: int) -> bytes | None:
+    """`read_capped` on the raw ASGI stream: the body, or None once it passes `limit`; ClientGone on a hang-up."""
+    declared = headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def slack_endpoint(app: AsyncApp, signing_secret: str, direct: Direct | None = None) -> ASGIApp:
+    """`POST /slack/events`, as a bare ASGI app (no framework between uvicorn and the check): signature
+    first, on a capped body; only then is the body parsed, and answered by `direct` or handed to Bolt,
+    marked verified so Bolt does not check it a second time."""
+
+    async def events(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            bolt_request = await _admit(request, signing_secret)
+            raw, parsed = await _admit(headers, receive, signing_secret)
+            response = await direct(parsed, raw) if direct is not None else None
+            if response is None:
+                response = await app.async_dispatch(_bolt_request(raw, parsed, headers, scope))
         except Refused as refused:
             log.warning("refused a Slack request (%d): %s", refused.status, refused.reason)
-            return Response(status_code=refused.status, headers={"Connection": "close"})
+            await _answer(send, refused.status, b"", [(b"connection", b"close")])
+            return
         except ClientGone:
             log.warning("a client hung up before sending its whole request")
-            return Response(status_code=400, headers={"Connection": "close"})
-        return to_starlette_response(await app.async_dispatch(bolt_request))
+            await _answer(send, 400, b"", [(b"connection", b"close")])
+            return
+        await _answer(
+            send,
+            response.status,
+            response.body.encode("utf-8"),
+            [(k.encode("latin-1"), v.encode("latin-1")) for k, vs in response.headers.items() for v in vs],
+        )
 
     return events
 
 
-async def _admit(request: Request, signing_secret: str) -> AsyncBoltRequest:
-    timestamp = request.headers.get("x-slack-request-timestamp")
-    signature = request.headers.get("x-slack-signature")
+async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    headers = [h for h in headers if h[0].lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _admit(headers: dict[str, str], receive: Receive, signing_secret: str) -> tuple[bytes, dict[str, Any]]:
+    timestamp = headers.get("x-slack-request-timestamp")
+    signature = headers.get("x-slack-signature")
     if not signature or not timestamp:
         raise Refused(401, "no signature")
     if not slack_timestamp_fresh(timestamp):
         raise Refused(401, "stale or malformed timestamp")
-    raw = await read_capped(request, SLACK_MAX_BODY_BYTES)
+    raw = await read_capped_asgi(headers, receive, SLACK_MAX_BODY_BYTES)
     if raw is None:
         raise Refused(413, f"body over {SLACK_MAX_BODY_BYTES} bytes")
     if not slack_signature_ok(signing_secret, timestamp, raw, signature):
         raise Refused(401, "wrong signature")
-    parsed = parse_slack_body(raw, request.headers.get("content-type"))
+    return raw, parse_slack_body(raw, headers.get("content-type"))
+
+
+def _bolt_request(raw: bytes, parsed: dict[str, Any], headers: dict[str, str], scope: Scope) -> AsyncBoltRequest:
     try:
         bolt_request = AsyncBoltRequest(
             body=raw.decode("utf-8"),
-            query=request.url.query,
-            headers={k: [v] for k, v in request.headers.items()},
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers={k: [v] for k, v in headers.items()},
             context={VERIFIED: True},
         )
         if bolt_request.body != parsed:

@@ -23,6 +23,7 @@ from bot.media_endpoint import media_route
 from bot.metrics import METRICS
 from bot.slack.app import build_bot, seed_authorization
 from bot.slack.context import Bot
+from bot.slack.direct import DirectCommands
 from bot.slack.media import sweep_forever as sweep_media_forever
 from bot.slack.reach import named_inboxes, reachability
 from bot.slack.recovery import sweep_forever
@@ -163,6 +164,8 @@ async def serve(settings: Settings) -> int:
         ready,
         extra_routes=routes,
         signing_secret=secret,
+        direct=DirectCommands(bot),
+        answering=bot.background.answering,
     )
     if settings.public_url and webhook is not None and bot.sociocs is not None:
         bot.background.spawn(subscribe_all(bot.settings, bot.sociocs), name="webhook-subscribe")

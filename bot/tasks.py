@@ -1,24 +1,63 @@
-"""Work that runs after Slack has been answered: tracked so shutdown can wait for it."""
+"""Work that runs after Slack has been answered: tracked so shutdown can wait for it.
+
+Acknowledgements come first. Slack drops a request not answered within 3 seconds, and every answer
+shares one event loop with the work earlier answers started; in a burst that work would take turns
+with the answers still waiting. So a task spawned while Slack requests are being answered starts once
+none is, or after `YIELD_SECONDS` at the latest (a steady stream of requests must not starve it).
+Nothing is lost by waiting: what a task does was recorded before its request was answered.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+YIELD_SECONDS = 0.25  # the longest a task waits for Slack's requests to be answered before it starts
 
 
 class Background:
     """Spawns tasks, keeps references until they finish, logs their crashes, and drains on shutdown."""
 
-    def __init__(self) -> None:
+    def __init__(self, yield_seconds: float = YIELD_SECONDS) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._yield_seconds = yield_seconds
+        self._answering = 0  # Slack requests being answered right now
+        self._answered = asyncio.Event()
+        self._answered.set()
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around the handling of one Slack request: tasks spawned meanwhile wait for the answers."""
+        self._answering += 1
+        self._answered.clear()
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            if not self._answering:
+                self._answered.set()
+
+    async def _after_answers(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._yield_seconds):
+                    await self._answered.wait()
+        except BaseException:  # cancelled while waiting: the work never starts
+            coro.close()
+            raise
+        return await coro
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work") -> asyncio.Task[Any]:
+        if self._answering:
+            coro = self._after_answers(coro)
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         self._idle.clear()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
@@ -10,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.front_door import slack_endpoint
+from bot.front_door import ASGIApp, Direct, Receive, Scope, Send, slack_endpoint
 from bot.metrics import CONTENT_TYPE, METRICS, Metrics
 
 
@@ -20,9 +23,18 @@ def build_web_app(
     metrics: Metrics = METRICS,
     extra_routes: Sequence[Route] = (),
     signing_secret: str | None = None,
-) -> Starlette:
+    direct: Direct | None = None,
+    answering: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+) -> ASGIApp:
     """`app` None serves health and metrics only (socket mode, where Slack events arrive over the socket).
-    With an `app`, `signing_secret` is required: `/slack/events` verifies every request with it."""
+    With an `app`, `signing_secret` is required: `/slack/events` verifies every request with it, and
+    `direct` may answer some itself (`bot.slack.direct`) before Bolt dispatches the rest;
+    `answering` wraps each (`bot.tasks.Background.answering`: work they start waits for the answers).
+
+    `POST /slack/events` is served by a bare ASGI app ahead of Starlette: it is the path whose latency
+    Slack counts, and Starlette's request, routing and response objects cost as much as the signature
+    check. Everything else is Starlette's.
+    """
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -39,17 +51,34 @@ def build_web_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),
     ]
+    events: ASGIApp | None = None
     if app is not None:
         if not signing_secret:
             raise ValueError("serving /slack/events needs the signing secret")
-        handle = slack_endpoint(app, signing_secret)
+        handle = slack_endpoint(app, signing_secret, direct)
 
-        async def events(request: Request) -> Response:
+        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
             # Bolt answers as soon as the listener acknowledges (the send runs afterwards), so this is
             # the time Slack waits for its answer, refused requests included.
-            with metrics.timing_slack_ack():
-                return await handle(request)
+            with metrics.timing_slack_ack(), answering():
+                await handle(scope, receive, send)
 
-        routes.append(Route("/slack/events", events, methods=["POST"]))
+        events = timed
+        routes.append(Route("/slack/events", _never, methods=["POST"]))  # other methods: Starlette's 405
     routes.extend(extra_routes)  # e.g. POST /sociocs/webhook, served in both modes
-    return Starlette(routes=routes)
+    site = Starlette(routes=routes)
+    if events is None:
+        return site
+    slack = events
+
+    async def web(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/slack/events" and scope["method"] == "POST":
+            await slack(scope, receive, send)
+        else:
+            await site(scope, receive, send)
+
+    return web
+
+
+async def _never(_: Request) -> Any:
+    raise AssertionError("POST /slack/events is served ahead of Starlette")

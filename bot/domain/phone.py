@@ -111,13 +111,16 @@ def _parse(text: str, default_region: str | None) -> PhoneNumber:
         number = phonenumbers.parse(candidate, region)
     except NumberParseException as exc:
         raise InvalidNumber(shown, _PARSE_REASONS.get(exc.error_type, "is not a phone number") + hint) from None
-    if not phonenumbers.is_valid_number(number):
+    # Valid means of a known type (libphonenumber's is_valid_number is exactly that test, made again
+    # by number_type): the type is worked out once here and kept for `type_refusal`.
+    region = phonenumbers.region_code_for_number(number)
+    kind = _kind(number, region)
+    if kind == "unknown":
         possible = phonenumbers.is_possible_number_with_reason(number)
         raise InvalidNumber(shown, _REASONS.get(possible, "is not a valid phone number") + hint)
-    return PhoneNumber(
-        phonenumbers.format_number(number, PhoneNumberFormat.E164),
-        phonenumbers.region_code_for_number(number),
-    )
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    _remember_type(e164, kind)
+    return PhoneNumber(e164, region)
 
 
 # --- number types ------------------------------------------------------------------------------------
@@ -149,16 +152,34 @@ _TYPE_NAMES = {
 _NON_GEOGRAPHIC = "001"  # libphonenumber's region for +800, +808, +870, +881, +882, +883, +979
 
 
-@functools.lru_cache(maxsize=4096)
+_TYPES_KEPT = 4096
+_types: dict[str, str] = {}  # e164 -> number_type, filled by parsing (each number is checked right after)
+
+
+def _remember_type(e164: str, kind: str) -> None:
+    if len(_types) >= _TYPES_KEPT:
+        _types.clear()
+    _types[e164] = kind
+
+
+def _kind(number: phonenumbers.PhoneNumber, region: str | None) -> str:
+    """number_type's name for a parsed number whose region is `region` ("unknown" when invalid)."""
+    kind = _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
+    if kind in DEFAULT_NUMBER_TYPES and region == _NON_GEOGRAPHIC:
+        return "satellite"
+    return kind
+
+
 def number_type(e164: str) -> str:
     """The kind of line a valid E.164 number is, as one of the names in NUMBER_TYPES."""
-    try:
-        number = phonenumbers.parse(e164, None)
-    except NumberParseException:
-        return "unknown"
-    kind = _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
-    if kind in DEFAULT_NUMBER_TYPES and phonenumbers.region_code_for_number(number) == _NON_GEOGRAPHIC:
-        return "satellite"
+    kind = _types.get(e164)
+    if kind is None:
+        try:
+            number = phonenumbers.parse(e164, None)
+        except NumberParseException:
+            return "unknown"
+        kind = _kind(number, phonenumbers.region_code_for_number(number))
+        _remember_type(e164, kind)
     return kind
 
 

@@ -1,0 +1,71 @@
+"""Background work yields to Slack's acknowledgements (bot.tasks.Background.answering)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.tasks import Background
+
+pytestmark = pytest.mark.anyio
+
+
+async def _note(started: list[str], name: str) -> str:
+    started.append(name)
+    return name
+
+
+async def test_a_task_spawned_while_answering_starts_when_the_answers_are_done() -> None:
+    background = Background(yield_seconds=5.0)
+    started: list[str] = []
+    with background.answering():
+        task = background.spawn(_note(started, "send"))
+        await asyncio.sleep(0.05)
+        assert started == []  # the answer is still being given
+    assert await asyncio.wait_for(task, 1.0) == "send"
+    assert started == ["send"]
+
+
+async def test_overlapping_answers_hold_the_work_until_the_last_one() -> None:
+    background = Background(yield_seconds=5.0)
+    started: list[str] = []
+    with background.answering():
+        with background.answering():
+            task = background.spawn(_note(started, "send"))
+        await asyncio.sleep(0.05)
+        assert started == []
+    await asyncio.wait_for(task, 1.0)
+    assert started == ["send"]
+
+
+async def test_a_steady_stream_of_answers_does_not_starve_the_work() -> None:
+    background = Background(yield_seconds=0.05)
+    started: list[str] = []
+    with background.answering():
+        task = background.spawn(_note(started, "send"))
+        await asyncio.wait_for(task, 1.0)  # started after at most yield_seconds, answers still going
+    assert started == ["send"]
+
+
+async def test_outside_any_answer_work_starts_at_once_and_drain_waits_for_it() -> None:
+    background = Background(yield_seconds=5.0)
+    started: list[str] = []
+    background.spawn(_note(started, "send"))
+    await asyncio.sleep(0)
+    assert started == ["send"]
+    assert await background.drain(1.0)
+    assert background.in_flight == 0
+
+
+async def test_work_cancelled_before_it_starts_never_runs(recwarn: pytest.WarningsRecorder) -> None:
+    background = Background(yield_seconds=5.0)
+    started: list[str] = []
+    with background.answering():
+        task = background.spawn(_note(started, "send"))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert started == []
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
