@@ -21,7 +21,7 @@ from bot.domain.outcome import Outcome
 from bot.domain.payload import MessagePayload
 from bot.domain.providers import Provider
 from bot.sociocs._contacts import ContactsMixin
-from bot.sociocs._transport import AiohttpTransport
+from bot.sociocs._transport import AiohttpTransport, Reply, encode_json
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _error_text(body: Any, fallback: str) -> str:
     return fallback
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Reply) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -91,7 +91,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: Reply) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -114,27 +114,63 @@ class SociocsClient(ContactsMixin):
         self._timeout = timeout
         self._on_request = on_request
         self._slots = asyncio.Semaphore(max_in_flight)
+        if transport is None and not getproxies():
+            # httpx's requests over aiohttp (see _transport.py: CPU), unless a proxy is configured in
+            # the environment: httpx honours it only with its own transport.
+            transport = AiohttpTransport(max_in_flight)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"apikey": api_key, "accept": "application/json", "user-agent": "sociocs-slack-bot"},
             # The pool wait is bounded by our own semaphore, so only connect/read/write time out.
             timeout=httpx.Timeout(timeout, pool=None),
             limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
-            # httpx's requests over aiohttp (see _transport.py: CPU), unless a proxy is configured in
-            # the environment: httpx honours it only with its own transport.
-            transport=transport if transport is not None or getproxies() else AiohttpTransport(max_in_flight),
+            transport=transport,
         )
+        # The hot requests (the send, the contact lookups) skip httpx's request machinery when aiohttp
+        # carries them: the same URL and headers as httpx builds, made once here (#18).
+        self._direct = transport if isinstance(transport, AiohttpTransport) else None
+        sample = self._http.build_request("GET", "/")
+        self._base = str(sample.url)  # the base URL ending in "/", as httpx merges paths onto it
+        self._headers = {k: v for k, v in sample.headers.items() if k.lower() != "host"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def _request(self, method: str, path: str, *, json: Any = None, timeout: float | None = None) -> Reply:
+        """`method path` (no query), answered or raising httpx's errors: directly over aiohttp when it
+        carries the client's requests, else through httpx (a proxy, or a test's MockTransport)."""
+        direct = self._direct
+        if direct is None or self._http.cookies:  # cookies Sociocs set are sent back, as httpx does
+            extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout, pool=None)}
+            return await self._http.request(method, path, json=json, **extra)
+        body = None if json is None else encode_json(json)
+        answer = await direct.direct(
+            method,
+            self._base + path.lstrip("/"),
+            self._headers if body is None else self._json_headers,
+            body,
+            self._timeout if timeout is None else timeout,
+        )
+        if "set-cookie" in answer.headers:
+            self._keep_cookies(method, path, answer)
+        return answer
+
+    def _keep_cookies(self, method: str, path: str, answer: Reply) -> None:
+        """Cookies in a direct answer go to httpx's jar (and later requests through httpx, which sends them)."""
+        headers = answer.headers
+        raw = headers.multi_items() if isinstance(headers, httpx.Headers) else list(headers.items())
+        response = httpx.Response(answer.status_code, headers=raw, request=self._http.build_request(method, path))
+        self._http.cookies.extract_cookies(response)
+
     async def send(self, payload: MessagePayload) -> Outcome:
         """POST /message and classify the answer. Never raises for network or API trouble."""
+        body = payload.to_json()
         if self._on_request is not None:
-            self._on_request(payload.to_json())
+            self._on_request(dict(body))
         async with self._slots:
             try:
-                response = await self._http.post("/message", json=payload.to_json())
+                response = await self._request("POST", "/message", json=body)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # The connection was never made, so the message provably did not go out.
                 return Outcome.failed(f"could not connect to Sociocs ({type(exc).__name__})", retryable=True)
@@ -145,7 +181,7 @@ class SociocsClient(ContactsMixin):
         return self._classify(response)
 
     @staticmethod
-    def _classify(response: httpx.Response) -> Outcome:
+    def _classify(response: Reply) -> Outcome:
         status = response.status_code
         body = _json(response)
         if status == 200:

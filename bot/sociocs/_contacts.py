@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from bot.sociocs._transport import Reply
+
 SEARCH_LIMIT_MAX = 20  # Sociocs's documented maximum for GET /contacts/search
 SEARCH_QUERY_MIN = 2  # Sociocs refuses shorter queries
 
@@ -56,7 +58,7 @@ def path_digits(number: str) -> str:
     return "".join(ch for ch in number if ch.isdigit())
 
 
-def _reason(response: httpx.Response, body: Any) -> str:
+def _reason(response: Reply, body: Any) -> str:
     """`HTTP 400: <Sociocs's errors[].msg>` (the same reading as the send path's)."""
     msgs: list[str] = []
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
@@ -70,15 +72,22 @@ class ContactsMixin:
     _http: httpx.AsyncClient
     _slots: asyncio.Semaphore
 
+    async def _request(self, method: str, path: str, *, json: Any = None, timeout: float | None = None) -> Reply:
+        raise NotImplementedError  # SociocsClient's
+
     async def _call(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, timeout: float | None = None
     ) -> Any:
         """One call; the `data` of a success answer, or ContactsError."""
-        extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout, pool=None)}
         try:
             # Within SOCIOCS_MAX_CONCURRENCY like the sends: waiting here is cheap, in the pool it is not.
             async with self._slots:
-                response = await self._http.request(method, path, params=params, **extra)
+                response: Reply
+                if params:  # a query: httpx encodes it (searches are rare next to sends)
+                    extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout, pool=None)}
+                    response = await self._http.request(method, path, params=params, **extra)
+                else:
+                    response = await self._request(method, path, timeout=timeout)
         except httpx.TimeoutException:
             raise ContactsError("Sociocs did not answer in time") from None
         except httpx.HTTPError as exc:
