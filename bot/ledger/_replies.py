@@ -21,22 +21,26 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     DateTime,
+    Dialect,
     Executable,
     Integer,
     Row,
+    Select,
     String,
     Table,
     Text,
     and_,
+    bindparam,
     func,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ledger._prepared import Prepared, fetch
 from bot.ledger._reader import SyncReads
 from bot.ledger._records import SendRecord, record_from_row
-from bot.ledger._schedule import schedules_in, with_schedule
+from bot.ledger._schedule import scheduled_sends, schedules_in, with_schedule
 from bot.ledger._schema import instances, metadata, sends
 from bot.ledger._upsert import upsert_into
 
@@ -86,6 +90,78 @@ def _state(row: object) -> ReplyState:
     )
 
 
+_MAX_ARITIES = 128  # `sends_in_order` variants kept (one per number of ids asked for)
+
+
+class ReplyStatements:
+    """The frequent statements on `slack_replies`, prepared once for a dialect (see `_prepared.py`)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        postgres = dialect.name == "postgresql"
+        self.open_reply = Prepared(
+            upsert_into(replies, postgres=postgres).on_conflict_do_nothing(),
+            dialect,
+            column_keys=(
+                "channel_id",
+                "summary_ts",
+                "thread_ts",
+                "send_ids",
+                "shown",
+                "complete",
+                "owner",
+                "updated_at",
+            ),
+        )
+        one_reply = and_(
+            replies.c.channel_id == bindparam("b_channel", type_=String),
+            replies.c.summary_ts == bindparam("b_summary", type_=String),
+        )
+        self.mark_shown = Prepared(
+            update(replies)
+            .where(one_reply)
+            .values(
+                reply_ts=bindparam("b_reply_ts", type_=String),
+                shown=bindparam("b_shown", type_=Text),
+                complete=bindparam("b_complete", type_=replies.c.complete.type),
+                updated_at=bindparam("b_stamp", type_=DateTime()),
+            ),
+            dialect,
+        )
+        self.statuses_due = Prepared(
+            update(replies)
+            .where(one_reply)
+            .values(
+                statuses_due=bindparam("b_due", type_=replies.c.statuses_due.type),
+                statuses_owner=bindparam("b_owner", type_=String),
+                updated_at=bindparam("b_stamp", type_=DateTime()),
+            ),
+            dialect,
+        )
+        self.reply_state = Prepared(select(replies).where(one_reply), dialect)
+        self._in_order: dict[int, Prepared] = {}
+
+    def sends_with_schedules(self, count: int) -> Prepared | None:
+        """The sends with these `count` ids (`i0`…), each with its schedule's `send_at` and `zone` (None
+        for a send now): one statement, so one snapshot without a transaction. None past the variants
+        kept (the caller reads through SQLAlchemy)."""
+        prepared = self._in_order.get(count)
+        if prepared is None:
+            if len(self._in_order) >= _MAX_ARITIES:
+                return None
+            prepared = self._in_order[count] = Prepared(_sends_with_schedules(count), self.dialect)
+        return prepared
+
+
+def _sends_with_schedules(count: int) -> Select[Any]:
+    ids = [bindparam(f"i{n}", type_=String) for n in range(count)]
+    return (
+        select(sends, scheduled_sends.c.send_at, scheduled_sends.c.zone)
+        .outerjoin(scheduled_sends, scheduled_sends.c.send_id == sends.c.id)
+        .where(sends.c.id.in_(ids))
+    )
+
+
 class RepliesMixin:
     """The Ledger's operations on `slack_replies` (mixed into Ledger)."""
 
@@ -93,38 +169,46 @@ class RepliesMixin:
     _reads: AsyncEngine  # the same engine for reads (SQLite: deferred BEGIN, no write lock)
     _write: Callable[[Executable], Awaitable[int]]  # Ledger's: one write through the writer's thread
     _sync_reads: SyncReads  # Ledger's: reads in the reader's thread, one hand-off each
+    _reply_sql: ReplyStatements  # Ledger's: the statements below, prepared for the writer's and reader's dialect
+    _write_prepared: Callable[[Prepared, dict[str, Any]], Awaitable[int]]  # Ledger's: one of those, written
     instance_id: str
     dead_after: float
 
     async def open_reply(self, channel_id: str, summary_ts: str, thread_ts: str, send_ids: Sequence[str]) -> None:
         """Note a send's summary and its recipients' order, before any outcome is shown."""
-        new = upsert_into(replies, postgres=self._engine.dialect.name == "postgresql")
-        await self._write(
-            new.values(
-                channel_id=channel_id,
-                summary_ts=summary_ts,
-                thread_ts=thread_ts,
-                send_ids=json.dumps(list(send_ids)),
-                shown="{}",
-                complete=0,
-                owner=self.instance_id,
-                updated_at=_now(),
-            ).on_conflict_do_nothing()
+        await self._write_prepared(
+            self._reply_sql.open_reply,
+            {
+                "channel_id": channel_id,
+                "summary_ts": summary_ts,
+                "thread_ts": thread_ts,
+                "send_ids": json.dumps(list(send_ids)),
+                "shown": "{}",
+                "complete": 0,
+                "owner": self.instance_id,
+                "updated_at": _now(),
+            },
         )
 
     async def reply_state(self, channel_id: str, summary_ts: str) -> ReplyState | None:
-        query = select(replies).where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
-        row = await self._sync_reads.run(lambda conn: conn.execute(query).first())
-        return _state(row) if row is not None else None
+        prepared, values = self._reply_sql.reply_state, {"b_channel": channel_id, "b_summary": summary_ts}
+        rows = await self._sync_reads.run(lambda conn: fetch(conn, prepared, values))
+        return _state(rows[0]) if rows else None
 
     async def mark_shown(
         self, channel_id: str, summary_ts: str, *, reply_ts: str, shown: dict[str, str], complete: bool
     ) -> None:
         """Record what the reply now shows (after Slack accepted it)."""
-        await self._write(
-            update(replies)
-            .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
-            .values(reply_ts=reply_ts, shown=json.dumps(shown), complete=int(complete), updated_at=_now())
+        await self._write_prepared(
+            self._reply_sql.mark_shown,
+            {
+                "b_channel": channel_id,
+                "b_summary": summary_ts,
+                "b_reply_ts": reply_ts,
+                "b_shown": json.dumps(shown),
+                "b_complete": int(complete),
+                "b_stamp": _now(),
+            },
         )
 
     async def reopen_reply(self, channel_id: str, summary_ts: str) -> None:
@@ -137,7 +221,17 @@ class RepliesMixin:
 
     async def sends_in_order(self, send_ids: Sequence[str]) -> list[SendRecord]:
         """The sends, in the order given (missing ones left out)."""
+        if not send_ids:
+            return []
+        prepared = self._reply_sql.sends_with_schedules(len(send_ids))
+        if prepared is None:  # more ids than any prepared variant: through SQLAlchemy
+            return await self._sends_in_order_slowly(send_ids)
+        values = {f"i{n}": send_id for n, send_id in enumerate(send_ids)}
+        rows = await self._sync_reads.run(lambda conn: fetch(conn, prepared, values))
+        by_id = {r.id: with_schedule(record_from_row(r), r if r.send_at is not None else None) for r in rows}
+        return [by_id[i] for i in send_ids if i in by_id]
 
+    async def _sends_in_order_slowly(self, send_ids: Sequence[str]) -> list[SendRecord]:
         def read(conn: Connection) -> tuple[Sequence[Row[Any]], dict[str, Any]]:
             rows = conn.execute(select(sends).where(sends.c.id.in_(list(send_ids)))).all()
             return rows, schedules_in(conn, send_ids)
@@ -166,10 +260,15 @@ class RepliesMixin:
 
     async def statuses_due(self, channel_id: str, summary_ts: str, due: bool) -> None:
         """Note that the summary's delivery statuses need an edit (True), or that it was made (False)."""
-        await self._write(
-            update(replies)
-            .where(and_(replies.c.channel_id == channel_id, replies.c.summary_ts == summary_ts))
-            .values(statuses_due=int(due), statuses_owner=self.instance_id, updated_at=_now())
+        await self._write_prepared(
+            self._reply_sql.statuses_due,
+            {
+                "b_channel": channel_id,
+                "b_summary": summary_ts,
+                "b_due": int(due),
+                "b_owner": self.instance_id,
+                "b_stamp": _now(),
+            },
         )
 
     async def unshown_statuses(self) -> list[tuple[str, str]]:

@@ -213,8 +213,17 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection):  # type: ignore[no-untyped-def]
         # Reads (`READS` below) need no write lock and must not hold one across event-loop turns.
-        deferred = connection.get_execution_options().get(READS_OPTION)
-        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if connection.get_execution_options().get(READS_OPTION) else "BEGIN IMMEDIATE"
+        # On the driver's cursor: through exec_driver_sql it was a whole SQLAlchemy execution per
+        # transaction (profiled). Its error is still SQLAlchemy's (wrapped, the connection invalidated
+        # if the database went away), as the group commit's failure handling expects.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(statement)
+        except Exception as exc:
+            connection._handle_dbapi_exception(exc, statement, None, cursor, None)
+        finally:
+            cursor.close()
 
 
 def engine_for(url: str) -> AsyncEngine:

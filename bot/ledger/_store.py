@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import functools
 import json
 import logging
 import os
@@ -24,10 +23,7 @@ from sqlalchemy import (
     Engine,
     Executable,
     Select,
-    String,
-    Text,
     and_,
-    bindparam,
     func,
     insert,
     or_,
@@ -43,6 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.ledger._batch import GroupCommit
 from bot.ledger._choices import ChoicesMixin
 from bot.ledger._conversations import ConversationsMixin
+from bot.ledger._hot import HotStatements
+from bot.ledger._prepared import Prepared, execute, execute_many, fetch, rowcount
 from bot.ledger._reader import SyncReads
 from bot.ledger._records import (
     RETRYABLE,
@@ -56,7 +54,7 @@ from bot.ledger._records import (
     ThreadCustomer,
     record_from_row,
 )
-from bot.ledger._replies import RepliesMixin
+from bot.ledger._replies import RepliesMixin, ReplyStatements
 from bot.ledger._schedule import ScheduleMixin
 from bot.ledger._schema import (
     MIGRATIONS,
@@ -76,7 +74,6 @@ from bot.ledger._schema import (
     threads,
     writer_engine_for,
 )
-from bot.ledger._upsert import upsert_into
 from bot.ledger._window import WindowMixin
 
 log = logging.getLogger(__name__)
@@ -163,6 +160,20 @@ def _execute_each(conn: Connection, statements: Sequence[Executable]) -> list[in
     return [conn.execute(statement).rowcount for statement in statements]
 
 
+def _execute_prepared(conn: Connection, writes: Sequence[tuple[Prepared, dict[str, Any]]]) -> list[int]:
+    """Run prepared writes with their values; the rows each touched."""
+    return [rowcount(conn, prepared, values) for prepared, values in writes]
+
+
+def _inserted(conn: Connection, prepared: Prepared, values: dict[str, Any]) -> bool:
+    """Run an INSERT … ON CONFLICT DO NOTHING RETURNING: whether it inserted (a row came back)."""
+    cursor = execute(conn, prepared, values)
+    try:
+        return cursor.fetchone() is not None
+    finally:
+        cursor.close()
+
+
 def _media(entry: NewSend) -> dict[str, Any]:
     """The `media` column's JSON: a video, a template and `--save` only when there is one (older rows
     lack them), so what a Retry sends is all there without a new column."""
@@ -235,6 +246,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         self.instance_id = uuid.uuid4().hex
         self._heartbeat: asyncio.Task[None] | None = None
         self._writes = GroupCommit(writer)
+        self._hot = HotStatements(writer.dialect)  # the writer's and reader's threads speak its dialect
+        self._reply_sql = ReplyStatements(writer.dialect)
         self._sync_reads = SyncReads(writer)
         self._lock_file: IO[bytes] | None = None
 
@@ -362,6 +375,11 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         touched: int = await self._writes.run(_execute_each, statement)
         return touched
 
+    async def _write_prepared(self, prepared: Prepared, values: dict[str, Any]) -> int:
+        """A frequent write (see `_hot.py`) through the writer's thread, like `_write`; the rows it touched."""
+        touched: int = await self._writes.run(_execute_prepared, (prepared, values))
+        return touched
+
     async def reserve(
         self,
         entries: Sequence[NewSend],
@@ -391,6 +409,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         self, conn: Connection, requests: Sequence[_Reservation]
     ) -> list[list[str] | RateLimited | SeenBefore]:
         stamp = now()
+        hot = self._hot
         taken: dict[str, int] = {}  # what earlier reservations of this batch counted against each user
         results: list[list[str] | RateLimited | SeenBefore] = []
         send_rows: list[dict[str, Any]] = []
@@ -405,7 +424,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 firsts[request.request_key] = False  # the same key twice in one batch: the second is a replay
             user = request.user_id
             if request.limit and user is not None:
-                recent = conn.execute(_recent_attempts(user)).scalars().all()
+                since = now() - WINDOW
+                recent = [row.at for row in fetch(conn, hot.recent_attempts, {"user_id": user, "since": since})]
                 limited = _over_limit(recent, request.limit, len(request.entries), taken.get(user, 0))
                 if limited is not None:
                     results.append(limited)
@@ -420,8 +440,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 {"send_id": i, "at": stamp, "user_id": user, "kind": "attempt", "status": "queued"} for i in ids
             )
         if send_rows:
-            conn.execute(insert(sends), send_rows)
-            conn.execute(insert(events), event_rows)
+            execute_many(conn, hot.insert_sends, send_rows)
+            execute_many(conn, hot.insert_attempts, event_rows)
         return results
 
     async def start_attempt(
@@ -443,43 +463,16 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         started: bool = await self._writes.run(self._start_many, _Start(send_id, text, name, report))
         return started
 
-    @functools.cached_property
-    def _start_statements(self) -> tuple[Executable, Executable]:
-        """`_start_many`'s two statements, built once: constructing them and their cache keys anew for
-        every transaction was a third of the ledger writer's CPU (profiled)."""
-        mark = (
-            update(sends)
-            .where(
-                and_(
-                    sends.c.id == bindparam("b_id"),
-                    sends.c.owner == self.instance_id,
-                    sends.c.status.in_([SendStatus.QUEUED.value, SendStatus.PENDING.value]),
-                )
-            )
-            .values(
-                status=SendStatus.PENDING.value,
-                updated_at=bindparam("b_stamp", type_=sends.c.updated_at.type),
-                attempts=sends.c.attempts + 1,
-                text=func.coalesce(bindparam("b_text", type_=Text), sends.c.text),
-                name=func.coalesce(bindparam("b_name", type_=String), sends.c.name),
-                channel_id=func.coalesce(bindparam("b_channel", type_=String), sends.c.channel_id),
-                thread_ts=func.coalesce(bindparam("b_thread", type_=String), sends.c.thread_ts),
-                summary_ts=func.coalesce(bindparam("b_summary", type_=String), sends.c.summary_ts),
-            )
-        )
-        read = select(
-            sends.c.id, sends.c.provider, sends.c.channel_key, sends.c.recipient, sends.c.status, sends.c.owner
-        ).where(sends.c.id.in_(bindparam("b_ids", expanding=True)))
-        return mark, read
-
     def _start_many(self, conn: Connection, requests: Sequence[_Start]) -> list[bool]:
         stamp = now()
-        mark, read = self._start_statements
-        conn.execute(
-            mark,
+        hot = self._hot
+        execute_many(
+            conn,
+            hot.start,
             [
                 {
                     "b_id": r.send_id,
+                    "b_owner": self.instance_id,
                     "b_stamp": stamp,
                     "b_text": r.text,
                     "b_name": r.name,
@@ -490,7 +483,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 for r in requests
             ],
         )
-        rows = {row.id: row for row in conn.execute(read, {"b_ids": [r.send_id for r in requests]})}
+        rows = {row.id: row for r in requests for row in fetch(conn, hot.started, {"b_id": r.send_id})}
         started = [
             r.send_id in rows
             and rows[r.send_id].status == SendStatus.PENDING.value
@@ -514,20 +507,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 customers[tuple(str(v) for k, v in customer.items() if k != "added_at")] = customer
         if latest:
             # The thread gains these customers (a mention there must choose among them, never guess).
-            joined = upsert_into(thread_customers, postgres=self._postgres)
-            conn.execute(joined.on_conflict_do_nothing(), list(customers.values()))
-            upsert = upsert_into(threads, postgres=self._postgres)
-            conn.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[threads.c.provider, threads.c.channel_key, threads.c.number],
-                    set_={
-                        "channel_id": upsert.excluded.channel_id,
-                        "thread_ts": upsert.excluded.thread_ts,
-                        "updated_at": upsert.excluded.updated_at,
-                    },
-                ),
-                list(latest.values()),
-            )
+            execute_many(conn, hot.join_thread, list(customers.values()))
+            execute_many(conn, hot.latest_thread, list(latest.values()))
         return started
 
     async def finish(
@@ -535,22 +516,11 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
     ) -> None:
         await self._writes.run(self._finish_many, _Finish(send_id, status, message_id, error, http_status))
 
-    _FINISH = (
-        update(sends)
-        .where(sends.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("b_status"),
-            message_id=bindparam("b_message_id"),
-            error=bindparam("b_error"),
-            http_status=bindparam("b_http_status"),
-            updated_at=bindparam("b_stamp", type_=sends.c.updated_at.type),
-        )
-    )  # built once (see _start_statements)
-
     def _finish_many(self, conn: Connection, requests: Sequence[_Finish]) -> list[None]:
         stamp = now()
-        conn.execute(
-            self._FINISH,
+        execute_many(
+            conn,
+            self._hot.finish,
             [
                 {
                     "b_id": r.send_id,
@@ -563,8 +533,9 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 for r in requests
             ],
         )
-        conn.execute(
-            insert(events),
+        execute_many(
+            conn,
+            self._hot.insert_statuses,
             [
                 {"send_id": r.send_id, "at": stamp, "kind": "status", "status": r.status.value, "detail": r.error}
                 for r in requests
@@ -991,18 +962,10 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         first: bool = await self._writes.run(self._first_requests, key, urgent=True)
         return first
 
-    @functools.cached_property
-    def _insert_key(self) -> Executable:
-        return (
-            upsert_into(seen_requests, postgres=self._postgres)
-            .on_conflict_do_nothing()
-            .returning(seen_requests.c.key)  # a row back only when it was inserted (rowcount is not portable)
-        )
-
     def _first_requests(self, conn: Connection, keys: Sequence[str]) -> list[bool]:
         stamp = now()
-        insert_key = self._insert_key
-        firsts = [conn.execute(insert_key, {"key": key, "at": stamp}).first() is not None for key in keys]
+        insert_key = self._hot.insert_key
+        firsts = [_inserted(conn, insert_key, {"key": key, "at": stamp}) for key in keys]
         if random.random() < 0.01:
             conn.execute(seen_requests.delete().where(seen_requests.c.at < stamp - SEEN_FOR))
         return firsts

@@ -1,0 +1,114 @@
+"""The ledger's prepared statements (bot/ledger/_prepared.py) store and read exactly what SQLAlchemy
+does, and fail the way SQLAlchemy's statements fail (wrapped, parameters hidden)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.ledger import Ledger, Report, SendStatus
+from bot.ledger._prepared import execute_many, fetch
+from bot.ledger._replies import replies
+from bot.ledger._schema import events, seen_requests, sends
+from tests.test_ledger import entry, run, url  # noqa: F401  (the fixture)
+
+SECRET = "+16175550199-secret-text"
+
+
+def test_rows_written_either_way_read_back_the_same_either_way(url: str) -> None:  # noqa: F811
+    async def go() -> None:
+        ledger = await Ledger.open(url)
+        try:
+            stamp = datetime(2026, 1, 2, 3, 4, 5, 678901)
+            hot = ledger._hot
+            # Written through the prepared path, read through SQLAlchemy.
+            fast = {"send_id": "fast", "at": stamp, "user_id": "U1", "kind": "attempt", "status": "queued"}
+            slow = {**fast, "send_id": "slow"}
+            await ledger._writes.run(lambda conn, _: execute_many(conn, hot.insert_attempts, [fast]) or [None], None)
+            async with ledger._engine.begin() as conn:
+                await conn.execute(insert(events), [slow])
+                got = (await conn.execute(select(events.c.send_id, events.c.at).order_by(events.c.send_id))).all()
+            assert [tuple(r) for r in got] == [("fast", stamp), ("slow", stamp)]
+            # Both read back the same through the prepared path.
+            since = datetime(2026, 1, 1)
+            rows = await ledger._sync_reads.run(
+                lambda conn: fetch(conn, hot.recent_attempts, {"user_id": "U1", "since": since})
+            )
+            assert [r.at for r in rows] == [stamp, stamp]
+            assert all(type(r.at) is datetime for r in rows)
+        finally:
+            await ledger.close()
+
+    run(go)
+
+
+def test_a_send_reads_the_same_through_both_paths(url: str) -> None:  # noqa: F811
+    async def go() -> None:
+        ledger = await Ledger.open(url)
+        try:
+            ids = await ledger.reserve([entry(), entry("+16175550101")], user_id="U1", limit_per_minute=5)
+            assert isinstance(ids, list)
+            await ledger.note_schedule(ids[:1], datetime.fromisoformat("2030-01-01T10:00:00+00:00"), "Europe/Paris")
+            assert await ledger.start_attempt(ids[1], report=Report("C1", "1.0", "1.0"))
+            await ledger.finish(ids[1], SendStatus.SENT, message_id="m1", error=None, http_status=200)
+            fast = await ledger.sends_in_order([*reversed(ids), "missing"])
+            slow = await ledger._sends_in_order_slowly([*reversed(ids), "missing"])
+            assert fast == slow
+            assert [r.id for r in fast] == list(reversed(ids))
+            assert fast[1].schedule is not None and fast[0].schedule is None
+            assert fast == [await ledger.get(i) if i != ids[0] else fast[1] for i in reversed(ids)]
+            await ledger.open_reply("C1", "1.0", "1.0", ids)
+            await ledger.mark_shown("C1", "1.0", reply_ts="1.1", shown={ids[1]: "sent"}, complete=False)
+            state = await ledger.reply_state("C1", "1.0")
+            async with ledger._engine.connect() as conn:
+                row = (await conn.execute(select(replies))).one()
+            assert state is not None and state.shown == {ids[1]: "sent"} and state.reply_ts == "1.1"
+            assert state.send_ids == tuple(ids) and not state.complete
+            assert isinstance(row.updated_at, datetime)
+        finally:
+            await ledger.close()
+
+    run(go)
+
+
+def test_a_failing_prepared_statement_fails_as_sqlalchemy_would_without_its_values(
+    url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def go() -> None:
+        ledger = await Ledger.open(url)
+        try:
+            hot = ledger._hot
+            row: dict[str, Any] = {"key": SECRET, "at": datetime(2026, 1, 1)}
+            async with ledger._engine.begin() as conn:
+                await conn.execute(insert(seen_requests).values(**row))
+            plain = hot.insert_sends  # a duplicate send id: the database refuses it
+            send = {c: None for c in ("team_id", "user_id", "channel_id", "name")} | {
+                "id": "dup",
+                "created_at": datetime(2026, 1, 1),
+                "updated_at": datetime(2026, 1, 1),
+                "provider": "twlo",
+                "channel_key": "ck",
+                "recipient": SECRET[:12],
+                "text": SECRET,
+                "media": "{}",
+                "status": "queued",
+                "attempts": 0,
+                "via": "command",
+                "owner": "o",
+            }
+            with pytest.raises(IntegrityError) as raised:
+                await ledger._writes.run(lambda conn, _: execute_many(conn, plain, [send, send]) or [None], None)
+            assert SECRET not in str(raised.value) and SECRET[:12] not in str(raised.value)
+            assert "parameters hidden" in str(raised.value)
+            async with ledger._engine.connect() as conn:
+                assert (await conn.execute(select(sends.c.id))).all() == []  # rolled back whole
+            assert await ledger.first_request("another")  # the writer goes on
+        finally:
+            await ledger.close()
+
+    run(go)
