@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-YIELD_SECONDS = 0.25  # the longest a task waits for Slack's requests to be answered before it starts
+YIELD_SECONDS = 1.0  # the longest a task waits for Slack's requests to be answered before it starts
 
 
 class Background:

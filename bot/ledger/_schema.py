@@ -193,8 +193,9 @@ def _sqlite(url: URL) -> URL:
     return url
 
 
-def _sqlite_setup(engine: Engine) -> None:
-    """WAL, and every transaction takes the write lock when it begins (BEGIN IMMEDIATE).
+def _sqlite_setup(engine: Engine, *, checkpoints: bool = True) -> None:
+    """WAL, and every transaction takes the write lock when it begins (BEGIN IMMEDIATE). Without
+    `checkpoints` no commit checkpoints the log (`_checkpoint.py` does it in a thread of its own).
 
     Two connections write to the file (the async one and the group-commit writer's): a deferred
     transaction that read before writing could find its snapshot stale and fail at once with
@@ -208,6 +209,8 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=15000")
+        if not checkpoints:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -264,7 +267,7 @@ def writer_engine_for(url: str) -> Engine:
             poolclass=pool.SingletonThreadPool if parsed.database in (None, "", ":memory:") else pool.QueuePool,
             hide_parameters=True,
         )
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, checkpoints=parsed.database in (None, "", ":memory:"))
         return engine
     parsed = parsed.set(drivername="postgresql+psycopg")
     # The writer thread and the reader thread hold one connection each; one more spare.

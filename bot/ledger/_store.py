@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ledger._batch import GroupCommit
+from bot.ledger._checkpoint import Checkpointer
 from bot.ledger._choices import ChoicesMixin
 from bot.ledger._conversations import ConversationsMixin
 from bot.ledger._hot import HotStatements
@@ -250,6 +251,12 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         self._reply_sql = ReplyStatements(writer.dialect)
         self._sync_reads = SyncReads(writer)
         self._lock_file: IO[bytes] | None = None
+        database = writer.url.database
+        self._checkpointer = (
+            Checkpointer(database, lambda: self._writes.transactions)
+            if writer.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+            else None
+        )
 
     @classmethod
     async def open(cls, url: str, dead_after: float = DEAD_AFTER_SECONDS, *, serving: bool = False) -> Ledger:
@@ -341,6 +348,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         await self._engine.dispose()
         await asyncio.get_running_loop().run_in_executor(None, self._sync_reads.close)
         await asyncio.get_running_loop().run_in_executor(None, self._writes.close)
+        if self._checkpointer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.close)
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
