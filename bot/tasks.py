@@ -3,8 +3,11 @@
 Acknowledgements come first. Slack drops a request not answered within 3 seconds, and every answer
 shares one event loop with the work earlier answers started; in a burst that work would take turns
 with the answers still waiting. So a task spawned while Slack requests are being answered starts once
-none is, or after `YIELD_SECONDS` at the latest (a steady stream of requests must not starve it).
-Nothing is lost by waiting: what a task does was recorded before its request was answered.
+none has been for `QUIET_SECONDS`, or after `YIELD_SECONDS` at the latest (a steady stream of requests
+must not starve it). The quiet spell matters in a burst: Slack's next requests arrive just after the
+last answers went out, and work released in that instant would run ahead of them (measured: the
+last tenth of a 400-command burst waited 60–120 ms behind it). Nothing is lost by waiting: what a task
+does was recorded before its request was answered.
 """
 
 from __future__ import annotations
@@ -19,31 +22,42 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 YIELD_SECONDS = 1.0  # the longest a task waits for Slack's requests to be answered before it starts
+QUIET_SECONDS = 0.02  # how long no request must have been answered for a burst to count as over
 
 
 class Background:
     """Spawns tasks, keeps references until they finish, logs their crashes, and drains on shutdown."""
 
-    def __init__(self, yield_seconds: float = YIELD_SECONDS) -> None:
+    def __init__(self, yield_seconds: float = YIELD_SECONDS, quiet_seconds: float = QUIET_SECONDS) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._yield_seconds = yield_seconds
+        self._quiet_seconds = quiet_seconds
         self._answering = 0  # Slack requests being answered right now
-        self._answered = asyncio.Event()
+        self._answered = asyncio.Event()  # set once none has been for quiet_seconds
         self._answered.set()
+        self._quiet_timer: asyncio.TimerHandle | None = None
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
         """Around the handling of one Slack request: tasks spawned meanwhile wait for the answers."""
         self._answering += 1
         self._answered.clear()
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+            self._quiet_timer = None
         try:
             yield
         finally:
             self._answering -= 1
             if not self._answering:
-                self._answered.set()
+                self._quiet_timer = asyncio.get_running_loop().call_later(self._quiet_seconds, self._quiet)
+
+    def _quiet(self) -> None:
+        self._quiet_timer = None
+        if not self._answering:
+            self._answered.set()
 
     async def _after_answers(self, coro: Coroutine[Any, Any, T]) -> T:
         try:
@@ -56,7 +70,7 @@ class Background:
         return await coro
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work") -> asyncio.Task[Any]:
-        if self._answering:
+        if not self._answered.is_set():
             coro = self._after_answers(coro)
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)

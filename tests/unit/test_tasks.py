@@ -69,3 +69,17 @@ async def test_work_cancelled_before_it_starts_never_runs(recwarn: pytest.Warnin
             await task
     assert started == []
     assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
+async def test_work_waits_for_a_quiet_spell_after_the_answers_not_just_their_end() -> None:
+    background = Background(yield_seconds=5.0, quiet_seconds=0.1)
+    started: list[str] = []
+    with background.answering():
+        task = background.spawn(_note(started, "send"))
+    await asyncio.sleep(0.05)
+    with background.answering():  # the next request of the burst arrives within the quiet spell
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert started == []  # 0.05 s since the last answer: not quiet for long enough yet
+    await asyncio.wait_for(task, 1.0)
+    assert started == ["send"]
