@@ -49,6 +49,8 @@ def render(
     elif git.get("commit"):
         dirty = git.get("bot_files_changed")
         w(f"bot: commit {git['commit']}" + (f" + {dirty} uncommitted change(s) under bot/" if dirty else ""))
+    if config.get("byte_compiled"):
+        w("bot: byte-compiled before it starts, as pip does when it installs it")
     w(f"machine: {m['cpus']} CPUs, {m['cpu_model']}, Python {m['python']}{pinned}")
     w("")
     w(f"{'acknowledgement latency (ms)':<42}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'acks/s':>8}{'errors':>7}")

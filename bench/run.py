@@ -38,7 +38,7 @@ from bench import report, stats, targets
 from bench.fanout import RECIPIENTS
 from bench.load import MAX_COMMANDS, bench_numbers
 from bench.measure import run_target
-from bench.processes import TARGETS, StandinProcess, export_revision, pin
+from bench.processes import ROOT, TARGETS, StandinProcess, byte_compile, export_revision, pin
 from bench.system import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -128,6 +128,9 @@ async def main_async(args: argparse.Namespace) -> int:
         args.bot_source = None
         if args.bot_rev:
             args.bot_source, config["bot_rev"] = export_revision(args.bot_rev, workdir)
+        if "bot" in args.targets:
+            byte_compile(args.bot_source or ROOT)
+            config["byte_compiled"] = True
         standins = StandinProcess(args.slack_latency, args.sociocs_latency, workdir)
         try:
             for round_no in range(args.rounds):

@@ -112,9 +112,22 @@ def started() -> None:
 
 
 async def serve(settings: Settings) -> int:
-    bot = await build_bot(settings)
+    # The tokens are checked while the ledger opens (two waits overlapped, not added up); the ledger's
+    # failure still comes first, and a refused token still stops the bot before it serves anything.
+    checks: list[asyncio.Task[Any]] = []
+
+    def check(client: AsyncWebClient) -> None:
+        checks.append(asyncio.create_task(check_tokens(client, settings), name="token-check"))
+
     try:
-        auth = await check_tokens(bot.client, settings)
+        bot = await build_bot(settings, on_client=check)
+    except BaseException:
+        for task in checks:
+            task.cancel()
+        await asyncio.gather(*checks, return_exceptions=True)
+        raise
+    try:
+        auth = await checks[0]
     except ConfigError:
         await bot.aclose()
         raise

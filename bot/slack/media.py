@@ -66,11 +66,20 @@ class Rehoster:
         self._api_url = api_url
         self.public_url = public_url
         self._ttl = timedelta(seconds=ttl_seconds)
-        self._http = httpx.AsyncClient(follow_redirects=False, timeout=DOWNLOAD_TIMEOUT_SECONDS)
+        self._http: httpx.AsyncClient | None = None  # made on first download: see `_downloads`
         self._fetching: dict[str, asyncio.Task[tuple[str, bytes]]] = {}
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+
+    def _downloads(self) -> httpx.AsyncClient:
+        """The client for Slack's file hosts, made when the first file is downloaded: making it loads the
+        CA certificates (some 40 ms of CPU and 1 MB), which start-up need not wait for, nor a bot that is
+        never sent a file keep."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False, timeout=DOWNLOAD_TIMEOUT_SECONDS)
+        return self._http
 
     # Before the acknowledgement ------------------------------------------------------------------------
 
@@ -157,7 +166,7 @@ class Rehoster:
                 log.warning("refused to follow a Slack file redirect to %s", httpx.URL(url).host or "(no host)")
                 raise MediaRefused(f"Slack sent {name} from somewhere else, so the bot did not download it.")
             try:
-                async with self._http.stream(
+                async with self._downloads().stream(
                     "GET", url, headers={"Authorization": f"Bearer {self._token}"}
                 ) as response:
                     if response.is_redirect:
