@@ -14,14 +14,14 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.response import BoltResponse
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from bot.slack.verification import VERIFIED
 
@@ -45,26 +45,17 @@ class ClientGone(Exception):
     """The client hung up before sending its whole body."""
 
 
-def declared_too_large(request: Request, limit: int) -> bool:
-    declared = request.headers.get("content-length")
-    return bool(declared and declared.isdigit() and int(declared) > limit)
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# A verified Slack body (parsed, raw) answered without Bolt's dispatch, or None to dispatch it.
+Direct = Callable[[dict[str, Any], bytes], Awaitable[BoltResponse | None]]
 
 
 async def read_capped(request: Request, limit: int) -> bytes | None:
     """The raw body, or None once it passes `limit` (read no further). ClientGone on a hang-up."""
-    if declared_too_large(request, limit):
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientGone from None
-    return b"".join(chunks)
+    return await read_capped_asgi(request.headers, request.receive, limit)
 
 
 def slack_timestamp_fresh(timestamp: str | None, now: float | None = None) -> bool:
@@ -142,16 +133,9 @@ def parse_slack_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
     raise Refused(400, f"unsupported content type {kind or '(none)'!r}")
 
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-# A verified Slack body (parsed, raw) answered without Bolt's dispatch, or None to dispatch it.
-Direct = Callable[[dict[str, Any], bytes], Awaitable[BoltResponse | None]]
-
-
-async def read_capped_asgi(headers: dict[str, str], receive: Receive, limit: int) -> bytes | None:
-    """`read_capped` on the raw ASGI stream: the body, or None once it passes `limit`; ClientGone on a hang-up."""
+async def read_capped_asgi(headers: Mapping[str, str], receive: Receive, limit: int) -> bytes | None:
+    """The body from the ASGI stream, or None once it passes `limit` (a declared Content-Length over it
+    is refused before reading; nothing more is read); ClientGone on a hang-up."""
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         return None
