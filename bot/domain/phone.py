@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
@@ -23,10 +23,12 @@ class InvalidNumber(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
-    """A valid number in E.164 (`+16175551212`) with the ISO region it belongs to."""
+    """A valid number in E.164 (`+16175551212`) with the ISO region it belongs to, and its line type
+    (a name in NUMBER_TYPES) when parsing worked it out (`number_type` otherwise)."""
 
     e164: str
     region: str | None
+    kind: str | None = field(default=None, compare=False)
 
     def masked(self) -> str:
         """`+1617***1212`: enough to tell numbers apart in logs, not enough to text someone."""
@@ -112,15 +114,13 @@ def _parse(text: str, default_region: str | None) -> PhoneNumber:
     except NumberParseException as exc:
         raise InvalidNumber(shown, _PARSE_REASONS.get(exc.error_type, "is not a phone number") + hint) from None
     # Valid means of a known type (libphonenumber's is_valid_number is exactly that test, made again
-    # by number_type): the type is worked out once here and kept for `type_refusal`.
+    # by number_type): the type is worked out once here and kept on the number for `type_refusal`.
     region = phonenumbers.region_code_for_number(number)
     kind = _kind(number, region)
     if kind == "unknown":
         possible = phonenumbers.is_possible_number_with_reason(number)
         raise InvalidNumber(shown, _REASONS.get(possible, "is not a valid phone number") + hint)
-    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    _remember_type(e164, kind)
-    return PhoneNumber(e164, region)
+    return PhoneNumber(phonenumbers.format_number(number, PhoneNumberFormat.E164), region, kind)
 
 
 # --- number types ------------------------------------------------------------------------------------
@@ -152,16 +152,6 @@ _TYPE_NAMES = {
 _NON_GEOGRAPHIC = "001"  # libphonenumber's region for +800, +808, +870, +881, +882, +883, +979
 
 
-_TYPES_KEPT = 4096
-_types: dict[str, str] = {}  # e164 -> number_type, filled by parsing (each number is checked right after)
-
-
-def _remember_type(e164: str, kind: str) -> None:
-    if len(_types) >= _TYPES_KEPT:
-        _types.clear()
-    _types[e164] = kind
-
-
 def _kind(number: phonenumbers.PhoneNumber, region: str | None) -> str:
     """number_type's name for a parsed number whose region is `region` ("unknown" when invalid)."""
     kind = _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
@@ -170,22 +160,19 @@ def _kind(number: phonenumbers.PhoneNumber, region: str | None) -> str:
     return kind
 
 
+@functools.lru_cache(maxsize=4096)
 def number_type(e164: str) -> str:
     """The kind of line a valid E.164 number is, as one of the names in NUMBER_TYPES."""
-    kind = _types.get(e164)
-    if kind is None:
-        try:
-            number = phonenumbers.parse(e164, None)
-        except NumberParseException:
-            return "unknown"
-        kind = _kind(number, phonenumbers.region_code_for_number(number))
-        _remember_type(e164, kind)
-    return kind
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return "unknown"
+    return _kind(number, phonenumbers.region_code_for_number(number))
 
 
 def type_refusal(number: PhoneNumber, allowed: frozenset[str]) -> str | None:
     """Why `number` may not be texted given the ALLOWED_NUMBER_TYPES `allowed`, or None when it may."""
-    kind = number_type(number.e164)
+    kind = number.kind or number_type(number.e164)
     if kind in allowed:
         return None
     return (
