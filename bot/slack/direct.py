@@ -12,7 +12,6 @@ context keys Bolt would give it. Everything else (and every request in Socket Mo
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
@@ -22,7 +21,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot.slack.context import BOT_KEY, Bot
-from bot.slack.idempotency import DEFERRED_COMMANDS, REPLAY_KEY, ReplayCheck
+from bot.slack.idempotency import REPLAY_KEY, ReplayCheck, body_key, deferred
 from bot.slack.listeners.commands.sms import sms_command
 
 log = logging.getLogger(__name__)
@@ -36,13 +35,11 @@ class DirectCommands:
 
     async def __call__(self, body: dict[str, Any], raw: bytes) -> BoltResponse | None:
         bot = self._bot
-        if body.get("command") not in DEFERRED_COMMANDS or "type" in body or "ssl_check" in body:
+        if not deferred(body) or "ssl_check" in body:
             return None
         if bot.bot_user_id is None:  # Bolt's authorization learns it on the first request it handles
             return None
-        context = AsyncBoltContext(
-            {BOT_KEY: bot, REPLAY_KEY: ReplayCheck(bot.ledger, "body:" + hashlib.sha256(raw).hexdigest())}
-        )
+        context = AsyncBoltContext({BOT_KEY: bot, REPLAY_KEY: ReplayCheck(bot.ledger, body_key(raw))})
         ack = AsyncAck()  # type: ignore[no-untyped-call]
         respond = AsyncRespond(response_url=body.get("response_url"), proxy=bot.client.proxy, ssl=bot.client.ssl)
         try:

@@ -78,12 +78,20 @@ def request_key(req: AsyncBoltRequest) -> str | None:
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
         return f"event:{event_id}"
     if req.raw_body:
-        raw = req.raw_body.encode("utf-8")
-    elif body:
-        raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    else:
-        return None
+        return body_key(req.raw_body.encode("utf-8"))
+    if body:
+        return body_key(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    return None
+
+
+def body_key(raw: bytes) -> str:
+    """The identity of a command or interaction: a fingerprint of its raw body."""
     return "body:" + hashlib.sha256(raw).hexdigest()
+
+
+def deferred(body: dict[str, Any]) -> bool:
+    """A command whose listener makes the replay check itself (see the module's docstring)."""
+    return body.get("command") in DEFERRED_COMMANDS and "type" not in body
 
 
 def install(app: AsyncApp, ledger: Ledger) -> None:
@@ -93,7 +101,7 @@ def install(app: AsyncApp, ledger: Ledger) -> None:
         key = request_key(req)
         if key is None:
             return await next()
-        if req.body.get("command") in DEFERRED_COMMANDS and "type" not in req.body:
+        if deferred(req.body):
             req.context[REPLAY_KEY] = ReplayCheck(ledger, key)
             return await next()
         if not await _first(ledger, key):
