@@ -51,29 +51,20 @@ def build_web_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),
     ]
-    events: ASGIApp | None = None
-    if app is not None:
-        if not signing_secret:
-            raise ValueError("serving /slack/events needs the signing secret")
-        handle = slack_endpoint(app, signing_secret, direct)
+    if app is None:
+        return Starlette(routes=[*routes, *extra_routes])  # e.g. POST /sociocs/webhook, in both modes
+    if not signing_secret:
+        raise ValueError("serving /slack/events needs the signing secret")
+    handle = slack_endpoint(app, signing_secret, direct)
+    routes.append(Route("/slack/events", _never, methods=["POST"]))  # other methods: Starlette's 405
+    site = Starlette(routes=[*routes, *extra_routes])
 
-        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+    async def web(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/slack/events" and scope["method"] == "POST":
             # Bolt answers as soon as the listener acknowledges (the send runs afterwards), so this is
             # the time Slack waits for its answer, refused requests included.
             with metrics.timing_slack_ack(), answering():
                 await handle(scope, receive, send)
-
-        events = timed
-        routes.append(Route("/slack/events", _never, methods=["POST"]))  # other methods: Starlette's 405
-    routes.extend(extra_routes)  # e.g. POST /sociocs/webhook, served in both modes
-    site = Starlette(routes=routes)
-    if events is None:
-        return site
-    slack = events
-
-    async def web(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/slack/events" and scope["method"] == "POST":
-            await slack(scope, receive, send)
         else:
             await site(scope, receive, send)
 
