@@ -187,9 +187,16 @@ MIGRATIONS: dict[int, list[tuple[str, frozenset[str] | None]]] = {
 READS_OPTION = "ledger_reads"  # execution option: a read-only use of the async engine (SQLite: deferred BEGIN)
 
 
+def sqlite_file(url: URL) -> str | None:
+    """The file of a SQLite URL (None: in memory, or not SQLite)."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def _sqlite(url: URL) -> URL:
-    if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if (file := sqlite_file(url)) is not None:
+        Path(file).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return url
 
 
@@ -261,13 +268,15 @@ def writer_engine_for(url: str) -> Engine:
     whole transaction then costs the event loop one round trip instead of one per statement."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        in_memory = sqlite_file(parsed) is None
         engine = create_engine(
             _sqlite(parsed.set(drivername="sqlite+pysqlite")),
             connect_args={"timeout": 15, "check_same_thread": False},
-            poolclass=pool.SingletonThreadPool if parsed.database in (None, "", ":memory:") else pool.QueuePool,
+            poolclass=pool.SingletonThreadPool if in_memory else pool.QueuePool,
             hide_parameters=True,
         )
-        _sqlite_setup(engine, checkpoints=parsed.database in (None, "", ":memory:"))
+        # A file's log is checkpointed by `_checkpoint.Checkpointer` (Ledger), never by a commit.
+        _sqlite_setup(engine, checkpoints=in_memory)
         return engine
     parsed = parsed.set(drivername="postgresql+psycopg")
     # The writer thread and the reader thread hold one connection each; one more spare.

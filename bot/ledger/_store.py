@@ -71,6 +71,7 @@ from bot.ledger._schema import (
     schema_version,
     seen_requests,
     sends,
+    sqlite_file,
     thread_customers,
     threads,
     writer_engine_for,
@@ -251,12 +252,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         self._reply_sql = ReplyStatements(writer.dialect)
         self._sync_reads = SyncReads(writer)
         self._lock_file: IO[bytes] | None = None
-        database = writer.url.database
-        self._checkpointer = (
-            Checkpointer(database, lambda: self._writes.transactions)
-            if writer.dialect.name == "sqlite" and database not in (None, "", ":memory:")
-            else None
-        )
+        file = sqlite_file(writer.url)
+        self._checkpointer = None if file is None else Checkpointer(file, lambda: self._writes.transactions)
 
     @classmethod
     async def open(cls, url: str, dead_after: float = DEAD_AFTER_SECONDS, *, serving: bool = False) -> Ledger:
@@ -289,9 +286,9 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         process on this host whose pid no longer runs, or whose pid is ours, is gone. Others wait for
         their heartbeat to go stale.
         """
-        database = make_url(url).database if not self._postgres else None
-        if database and database != ":memory:":
-            self._lock_file = _exclusive_lock(f"{database}.lock")
+        file = sqlite_file(make_url(url))
+        if file is not None:
+            self._lock_file = _exclusive_lock(f"{file}.lock")
         async with self._engine.begin() as conn:
             others = (
                 await conn.execute(
