@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from bot.domain.phone import (
     NUMBER_TYPES,
     InvalidNumber,
     PhoneNumber,
+    _region_and_kind,
     looks_like_number,
     mask,
     number_type,
@@ -323,3 +325,45 @@ def test_nothing_without_plus_or_00_parses_without_a_region(text: str) -> None:
         return
     with pytest.raises(InvalidNumber):
         parse_number(text, None)
+
+
+def _library_region_and_kind(number: phonenumbers.PhoneNumber) -> tuple[str | None, str]:
+    region = phonenumbers.region_code_for_number(number)
+    kind = {v: n.lower() for n, v in vars(phonenumbers.PhoneNumberType).items() if n.isupper()}.get(
+        phonenumbers.number_type(number), "unknown"
+    )
+    if kind in DEFAULT_NUMBER_TYPES and region == "001":
+        kind = "satellite"
+    return region, kind
+
+
+def _sample_numbers() -> list[phonenumbers.PhoneNumber]:
+    """Every region's example of every type, each also with a digit more and a digit less, every
+    non-geographic network's examples, and +1 numbers across all area codes (the regions +1 shares)."""
+    found: list[phonenumbers.PhoneNumber] = []
+    types = [v for n, v in vars(phonenumbers.PhoneNumberType).items() if n.isupper()]
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in types:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                found.append(example)
+    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            found.append(example)
+    for area in range(200, 1000):
+        found.append(phonenumbers.parse(f"+1{area}5550123"))
+        found.append(phonenumbers.parse(f"+1{area}2345678"))
+    variants = []
+    for number in found:
+        digits = str(number.national_number)
+        for national in (digits + "1", digits[:-1] or "1"):
+            variants.append(phonenumbers.PhoneNumber(country_code=number.country_code, national_number=int(national)))
+    return found + variants
+
+
+def test_region_and_type_in_one_pass_agree_with_libphonenumber() -> None:
+    numbers = _sample_numbers()
+    assert len(numbers) > 5000
+    for number in numbers:
+        assert _region_and_kind(number) == _library_region_and_kind(number), number
