@@ -3,7 +3,7 @@ does, and fail the way SQLAlchemy's statements fail (wrapped, parameters hidden)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -112,3 +112,24 @@ def test_a_failing_prepared_statement_fails_as_sqlalchemy_would_without_its_valu
             await ledger.close()
 
     run(go)
+
+
+def test_a_datetime_column_formats_each_new_datetime_and_reuses_only_the_very_same_one() -> None:
+    from datetime import timedelta, timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    from bot.ledger._hot import HotStatements
+
+    prepared = HotStatements(sqlite.dialect()).insert_attempts
+    stamp = datetime(2026, 1, 2, 3, 4, 5, 678901)
+    row = {"send_id": "a", "at": stamp, "user_id": "U1", "kind": "attempt", "status": "queued"}
+    first = prepared.parameters(row)
+    assert prepared.parameters(row) == first
+    later = {**row, "at": stamp + timedelta(seconds=1)}
+    assert prepared.parameters(later) != first
+    # Equal instants in other zones are other strings in SQLite: never answered from the last one.
+    utc = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+    east = utc.astimezone(timezone(timedelta(hours=5)))
+    assert utc == east
+    assert prepared.parameters({**row, "at": utc}) != prepared.parameters({**row, "at": east})
