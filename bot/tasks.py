@@ -8,12 +8,20 @@ must not starve it). The quiet spell matters in a burst: Slack's next requests a
 last answers went out, and work released in that instant would run ahead of them (measured: the
 last tenth of a 400-command burst waited 60–120 ms behind it). Nothing is lost by waiting: what a task
 does was recorded before its request was answered.
+
+The garbage collector's cycle search is work of the same kind, and it waits too: paused when a burst
+of requests begins, resumed when it is over or after `GC_PAUSE_SECONDS` (a steady stream still has its
+garbage collected, a little at a time). Reference counting frees all but cyclic garbage meanwhile.
+Measured in a 3,000-command burst: a collection every four or five commands, pauses of 1–5 ms and a
+full collection of 14 ms (up to 130 ms with thousands of sends in flight), each one landing on every
+answer waiting behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
@@ -23,25 +31,35 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 YIELD_SECONDS = 1.0  # the longest a task waits for Slack's requests to be answered before it starts
 QUIET_SECONDS = 0.02  # how long no request must have been answered for a burst to count as over
+GC_PAUSE_SECONDS = 0.25  # the longest the garbage collector waits (what it then walks grows with it)
 
 
 class Background:
     """Spawns tasks, keeps references until they finish, logs their crashes, and drains on shutdown."""
 
-    def __init__(self, yield_seconds: float = YIELD_SECONDS, quiet_seconds: float = QUIET_SECONDS) -> None:
+    def __init__(
+        self,
+        yield_seconds: float = YIELD_SECONDS,
+        quiet_seconds: float = QUIET_SECONDS,
+        gc_pause_seconds: float = GC_PAUSE_SECONDS,
+    ) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._yield_seconds = yield_seconds
         self._quiet_seconds = quiet_seconds
+        self._gc_pause_seconds = gc_pause_seconds
         self._answering = 0  # Slack requests being answered right now
         self._answered = asyncio.Event()  # set once none has been for quiet_seconds
         self._answered.set()
         self._quiet_timer: asyncio.TimerHandle | None = None
+        self._gc_paused: asyncio.TimerHandle | None = None  # set while this burst holds the collector back
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
         """Around the handling of one Slack request: tasks spawned meanwhile wait for the answers."""
+        if self._answered.is_set():  # a burst begins
+            self._pause_gc()
         self._answering += 1
         self._answered.clear()
         if self._quiet_timer is not None:
@@ -58,6 +76,19 @@ class Background:
         self._quiet_timer = None
         if not self._answering:
             self._answered.set()
+            self._resume_gc()
+
+    def _pause_gc(self) -> None:
+        """Hold the garbage collector back for this burst, unless something else has it off already."""
+        if self._gc_paused is None and gc.isenabled():
+            gc.disable()
+            self._gc_paused = asyncio.get_running_loop().call_later(self._gc_pause_seconds, self._resume_gc)
+
+    def _resume_gc(self) -> None:
+        if self._gc_paused is not None:
+            self._gc_paused.cancel()
+            self._gc_paused = None
+            gc.enable()
 
     async def _after_answers(self, coro: Coroutine[Any, Any, T]) -> T:
         try:

@@ -7,6 +7,7 @@ record every call; tests send it signed requests over real HTTP.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import itertools
@@ -284,6 +285,15 @@ def slack() -> Iterator[SlackStandin]:
     standin.start_in_thread()
     yield standin
     standin.stop_thread()
+
+
+@pytest.fixture(autouse=True)
+def garbage_collector_on() -> Iterator[None]:
+    """Each test starts with the garbage collector on, as the bot's process runs: a test whose event
+    loop ended in a burst of answers leaves it paused (bot.tasks: the timer resuming it never fires)."""
+    gc.enable()
+    yield
+    gc.enable()
 
 
 @pytest.fixture(autouse=True)

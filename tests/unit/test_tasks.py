@@ -83,3 +83,43 @@ async def test_work_waits_for_a_quiet_spell_after_the_answers_not_just_their_end
     assert started == []  # 0.05 s since the last answer: not quiet for long enough yet
     await asyncio.wait_for(task, 1.0)
     assert started == ["send"]
+
+
+async def test_the_garbage_collector_waits_for_a_burst_of_answers_then_runs_again() -> None:
+    import gc
+
+    assert gc.isenabled()
+    background = Background(yield_seconds=5.0, quiet_seconds=0.01)
+    with background.answering():
+        assert not gc.isenabled()  # its pauses would land on every answer waiting
+    with background.answering():  # the burst goes on
+        assert not gc.isenabled()
+    await asyncio.sleep(0.05)
+    assert gc.isenabled()
+
+
+async def test_a_steady_stream_of_answers_still_has_its_garbage_collected() -> None:
+    import gc
+
+    background = Background(quiet_seconds=0.01, gc_pause_seconds=0.05)
+    with background.answering():
+        await asyncio.sleep(0.1)
+        assert gc.isenabled()  # back after gc_pause_seconds, answers still going
+        with background.answering():
+            assert gc.isenabled()  # the same burst: not paused again
+    await asyncio.sleep(0.05)
+    assert gc.isenabled()
+
+
+async def test_a_collector_turned_off_elsewhere_stays_off() -> None:
+    import gc
+
+    background = Background(quiet_seconds=0.01, gc_pause_seconds=0.02)
+    gc.disable()
+    try:
+        with background.answering():
+            pass
+        await asyncio.sleep(0.05)
+        assert not gc.isenabled()  # start-up turns it on itself (bot.serve.started)
+    finally:
+        gc.enable()
