@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
+from urllib.parse import unquote
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -109,10 +110,32 @@ def loads_object(text: str, what: str) -> dict[str, Any]:
     return value
 
 
+def parse_form(text: str) -> dict[str, str]:
+    """`dict(parse_qsl(text, keep_blank_values=True, errors="strict"))`, in about half the time.
+
+    parse_qsl sends every name and value through `unquote` (26 calls for a slash command: 17 µs, now
+    9.5, of an acknowledgement's 260); names and values without `+` or `%` are their own decoding.
+    The same answers and the same errors, checked against parse_qsl in tests/unit/test_front_door_form.py.
+    """
+    form: dict[str, str] = {}
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        form[_form_decoded(name)] = _form_decoded(value)
+    return form
+
+
+def _form_decoded(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" in text:
+        text = unquote(text, errors="strict")
+    return text
+
+
 def parse_slack_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
     """A signed Slack body as Bolt reads it: a form (with `payload` JSON for interactions) or JSON."""
-    from urllib.parse import parse_qsl
-
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -122,7 +145,7 @@ def parse_slack_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
         return loads_object(text, "the body")
     if kind == "application/x-www-form-urlencoded":
         try:
-            form = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+            form = parse_form(text)
         except (ValueError, UnicodeDecodeError):
             raise Refused(400, "the body is not a valid form") from None
         if "payload" in form:
