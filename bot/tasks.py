@@ -10,8 +10,8 @@ last tenth of a 400-command burst waited 60–120 ms behind it). Nothing is lost
 does was recorded before its request was answered.
 
 The garbage collector's cycle search is work of the same kind, and it waits too: paused when a burst
-of requests begins, resumed when it is over or after `GC_PAUSE_SECONDS` (a steady stream still has its
-garbage collected, a little at a time). Reference counting frees all but cyclic garbage meanwhile.
+of requests begins, resumed when it is over or after `GC_PAUSE_SECONDS` (a steady stream then has it
+as usual). Reference counting frees all but cyclic garbage meanwhile.
 Measured in a 3,000-command burst: a collection every four or five commands, pauses of 1–5 ms and a
 full collection of 14 ms (up to 130 ms with thousands of sends in flight), each one landing on every
 answer waiting behind it.
