@@ -60,6 +60,15 @@ def test_number_without_message_opens_the_form_with_recipients() -> None:
     assert parse(f"{N1}   \n ") == ComposeRequest(recipients=(N1,))
 
 
+def test_at_without_a_message_opens_the_form_and_keeps_when_as_typed() -> None:
+    assert parse(f'{N1} --at "tomorrow 9am"') == ComposeRequest(recipients=(N1,), send_at="tomorrow 9am")
+    assert parse(f"wa {N1} --name Jane --at 09:00") == ComposeRequest(
+        provider=Provider.TWLOWA, recipients=(N1,), name="Jane", send_at="09:00"
+    )
+    assert parse(f'{N1} --at "in 2h" --') == ComposeRequest(recipients=(N1,), send_at="in 2h")
+    assert parse(N1) == ComposeRequest(recipients=(N1,), send_at=None)
+
+
 def test_provider_alone_opens_the_form_with_provider() -> None:
     assert parse("wa") == ComposeRequest(provider=Provider.TWLOWA)
     assert parse("sms") == ComposeRequest(provider=Provider.TWLO)

@@ -65,6 +65,7 @@ class ComposeRequest:
     recipients: tuple[str, ...] = ()
     name: str | None = None
     contact_names: tuple[str, ...] = ()
+    send_at: str | None = None  # `--at WHEN` as typed: the form's Send at, read as a send reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +295,11 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
     message = scan.rest().strip()
     if not message and not images and file_url is None and not extra:
         return ComposeRequest(
-            provider=provider, recipients=tuple(recipients), name=name, contact_names=tuple(contact_names)
+            provider=provider,
+            recipients=tuple(recipients),
+            name=name,
+            contact_names=tuple(contact_names),
+            send_at=send_at,
         )
     return SendRequest(
         recipients=tuple(recipients),

@@ -83,6 +83,7 @@ class Prefill(BaseModel):
     template_values: Sequence[str] = ()
     video_url: str | None = None
     window: str | None = None  # WhatsApp's 24-hour window for the one recipient, when known
+    send_at: int | None = None  # the Send at picker's time (epoch seconds): `--at WHEN`, or as picked
 
 
 def _text_hint() -> str:
@@ -214,7 +215,7 @@ def build_compose_view(
             label="Send at",
             optional=True,
             hint="Leave empty to send now. Your own time zone; at most 90 days ahead.",
-            element=DateTimePickerElement(action_id="send_at"),
+            element=DateTimePickerElement(action_id="send_at", initial_date_time=fill.send_at),
         )
     )
     blocks.append(

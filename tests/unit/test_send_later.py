@@ -16,6 +16,7 @@ from tests.conftest import new_channel, new_number, parents_for, replies_for
 from tests.test_e2e_guardrails import retry_press_payload
 from tests.unit.app import AppUnderTest, acked
 from tests.unit.test_listeners import submission, text_of, views
+from tests.unit.test_trust_acks import slow_users_info
 
 pytestmark = pytest.mark.anyio
 
@@ -213,6 +214,96 @@ async def test_the_forms_picker_schedules_in_the_senders_zone_and_refuses_the_pa
     await app.interaction(with_picker(submission(view, to=empty, text="now", destination="C0GENERAL"), None))
     await app.settled()
     assert "schedule" not in app.sent_to(empty)[0]
+
+
+def picker_of(view: dict[str, Any]) -> dict[str, Any]:
+    element = next(b for b in view["blocks"] if b.get("block_id") == "send_at")["element"]
+    assert isinstance(element, dict)
+    return element
+
+
+# `/sms NUMBER --at WHEN` with no message: the form, its Send at filled in -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("moment", "when", "expected"),
+    [
+        (SUMMER, "tomorrow 9am", "2027-07-01T09:00:00-04:00"),
+        (WINTER, "mon 14:00", "2027-01-18T14:00:00-05:00"),
+    ],
+)
+async def test_at_without_a_message_opens_the_form_with_send_at_filled_in_the_senders_zone(
+    make_app: Any, clock: Any, moment: datetime, when: str, expected: str
+):
+    clock(moment)
+    app = await make_app()
+    zones(app, U0SENDER="America/New_York")
+    number, channel = new_number(), new_channel()
+    assert acked(await app.command(f'{number} --at "{when}"', channel=channel)) == {}
+    await app.settled()
+    (view,) = views(app)
+    epoch = int(datetime.fromisoformat(expected).timestamp())
+    assert picker_of(view) == {"type": "datetimepicker", "action_id": "send_at", "initial_date_time": epoch}
+    assert number in json.dumps(next(b for b in view["blocks"] if b.get("block_id") == "to"))
+    assert not app.sent_to(number) and not app.posts(channel)
+    assert await app.bot.ledger.history("U0SENDER") == []
+
+
+async def test_typing_in_the_prefilled_form_keeps_the_time_picked(make_app: Any, clock: Any):
+    clock(SUMMER)
+    app = await make_app()
+    zones(app, U0SENDER="America/New_York")
+    acked(await app.command(f'{new_number()} --at "tomorrow 9am"'))
+    await app.settled()
+    (view,) = views(app)
+    picked = picker_of(view)["initial_date_time"] + 3600  # changed by the person, then they type
+    state = with_picker(submission(view, to="", text="hi", destination=None), picked)["view"]
+    typing = {
+        "type": "block_actions",
+        "team": {"id": "T0STANDIN"},
+        "user": {"id": "U0SENDER", "team_id": "T0STANDIN"},
+        "api_app_id": "A0STANDIN",
+        "trigger_id": "t.typing",
+        "view": {**state, "callback_id": view["callback_id"]},
+        "actions": [{"type": "plain_text_input", "action_id": "text", "block_id": "text", "value": "hi"}],
+    }
+    assert acked(await app.interaction(typing)) == {}
+    await app.settled()
+    (updated,) = views(app, "views.update")
+    assert picker_of(updated)["initial_date_time"] == picked
+
+
+@pytest.mark.parametrize(
+    ("when", "says"),
+    [
+        ("2027-06-29 09:00", "in the past"),
+        ("in 0m", "less than a minute away"),
+        ("2027-10-01 09:00", "more than 90 days"),
+        ("someday", "I cannot read"),
+    ],
+)
+async def test_at_without_a_message_refuses_as_a_send_would_and_opens_nothing(
+    make_app: Any, clock: Any, when: str, says: str
+):
+    clock(SUMMER)
+    app = await make_app()
+    zones(app, U0SENDER="America/New_York")
+    number, channel = new_number(), new_channel()
+    told = acked(await app.command(f'{number} --at "{when}"', channel=channel, response_name="form-at"))
+    assert told["response_type"] == "ephemeral" and says in told["text"]
+    send = acked(await app.command(f'{number} --at "{when}" hi', channel=channel))
+    assert told["text"] == send["text"]  # the same words a send gets
+    await app.settled()
+    assert views(app) == [] and not app.private("form-at") and not app.sent_to(number)
+
+
+async def test_at_without_a_message_and_a_zone_slack_never_tells_is_refused_and_opens_nothing(make_app: Any):
+    app = await make_app()
+    slow_users_info(app, 6.0)  # longer than Slack waits for the acknowledgement
+    answer = acked(await app.command(f'{new_number()} --at "in 3h"', response_name="form-no-zone"))
+    assert answer["response_type"] == "ephemeral" and "could not read your time zone from Slack" in answer["text"]
+    await app.settled()
+    assert views(app) == [] and not app.private("form-no-zone")
 
 
 # Cancel --------------------------------------------------------------------------------------------------

@@ -96,6 +96,13 @@ async def in_senders_zone(bot: Bot, accepted: Accepted) -> Accepted:
     return with_draft(accepted, replace(accepted.draft, schedule=when.astimezone(zone)))
 
 
+async def when_before_ack(bot: Bot, text: str, user_id: str | None) -> datetime:
+    """`--at WHEN` read as a send reads it before the acknowledgement: readable first, then in the sender's
+    zone (looked up within ZONE_BUDGET) and within the limits. DraftError or ZoneUnknown if not."""
+    check_readable(text)
+    return when_from_text(text, await zone_before_ack(bot, user_id))
+
+
 async def accept_later(bot: Bot, raw: RawDraft, when: str, zone: ZoneInfo, who: Requester) -> Accepted:
     """The draft for WHEN in `zone`, through every guardrail and the rate limit, recorded; DraftError if not."""
     return await bot.service.accept(bot.draft(replace(raw, send_at=when_from_text(when, zone))), who)

@@ -12,7 +12,15 @@ from bot.slack.attachment_blocks import carry_message_files
 from bot.slack.context import Bot, bot_of
 from bot.slack.listeners.common import compose_view, with_window
 from bot.slack.outbox import slack_call
-from bot.slack.views import CALLBACK_ID, ComposeContext, Prefill, state_destination, state_provider, state_text
+from bot.slack.views import (
+    CALLBACK_ID,
+    ComposeContext,
+    Prefill,
+    state_destination,
+    state_provider,
+    state_send_at,
+    state_text,
+)
 from bot.slack.whatsapp import state_template, state_template_values
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,7 @@ async def _refresh(bot: Bot, body: dict[str, Any]) -> None:
         template=state_template(values),
         template_values=state_template_values(values),
         video_url=state_text(values, "video") or None,
+        send_at=state_send_at(values),
     )
     context = ComposeContext.load(view.get("private_metadata"))
     recipients = [r for r in re.split(r"[,\n;]+", prefill.recipients[0]) if r.strip()] if prefill.recipients else []

@@ -38,10 +38,8 @@ from bot.slack.contact_texts import (
 from bot.slack.context import Bot
 from bot.slack.listeners.send_later import (
     ZONE_UNKNOWN,
-    check_readable,
     still_ahead,
-    when_from_text,
-    zone_before_ack,
+    when_before_ack,
 )
 from bot.slack.messages import refusal_text
 from bot.slack.outbox import slack_call
@@ -86,9 +84,7 @@ async def names_command(
                 [Problem("to", f"{total} recipients is too many: at most {bot.settings.max_recipients} per message.")]
             )
         if request.send_at is not None:
-            check_readable(request.send_at)
-            zone = await zone_before_ack(bot, who.user_id)
-            raw = replace(raw, send_at=when_from_text(request.send_at, zone))
+            raw = replace(raw, send_at=await when_before_ack(bot, request.send_at, who.user_id))
         problems = await bot.service.who_may_send(who.user_id, who.channel_id)
         if problems:
             raise DraftError(problems)

@@ -29,7 +29,13 @@ from bot.slack.listeners.commands.contacts import block_command, names_command
 from bot.slack.listeners.commands.inbox import show_inbox
 from bot.slack.listeners.common import open_compose
 from bot.slack.listeners.scheduled import list_scheduled
-from bot.slack.listeners.send_later import ZONE_UNKNOWN, accept_later, check_readable, zone_before_ack
+from bot.slack.listeners.send_later import (
+    ZONE_UNKNOWN,
+    accept_later,
+    check_readable,
+    when_before_ack,
+    zone_before_ack,
+)
 from bot.slack.messages import history_text, refusal_text
 from bot.slack.report import ephemeral
 from bot.slack.text import decode, shown
@@ -166,6 +172,18 @@ async def _later(
 
 
 async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
+    """The form, filled with what was typed; `--at WHEN` is read (and refused) before the acknowledgement
+    exactly as for a send, and fills in Send at, where the person still sees and may change it."""
+    send_at: int | None = None
+    if parsed.send_at is not None:
+        try:
+            send_at = int((await when_before_ack(bot, parsed.send_at, command.get("user_id"))).timestamp())
+        except ZoneUnknown:
+            await ack(response_type="ephemeral", text=ZONE_UNKNOWN)
+            return
+        except DraftError as exc:
+            await ack(response_type="ephemeral", text=refusal_text(exc))
+            return
     problems = await bot.service.who_may_send(command.get("user_id"), command.get("channel_id"))
     provider_problem = bot.service.rules.provider_problem(parsed.provider)
     if parsed.provider is not None and provider_problem is not None:
@@ -174,7 +192,7 @@ async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: Com
         await ack(response_type="ephemeral", text=refusal_text(DraftError(problems)))
         return
     await ack()
-    prefill = Prefill(provider=parsed.provider, recipients=parsed.recipients, name=parsed.name)
+    prefill = Prefill(provider=parsed.provider, recipients=parsed.recipients, name=parsed.name, send_at=send_at)
     bot.background.spawn(
         open_compose(
             bot,
