@@ -15,8 +15,11 @@ from typing import Any
 from bot.ledger import ContactChoice, Ledger, LostLookup
 
 CHOICE_MINUTES = 30  # a held choice may be made this long after it was offered
+# A choice's row is deleted this long after it was offered (see `ContactChoices.forget_stale`).
+CHOICES_KEPT = timedelta(days=1)
 
 __all__ = [
+    "CHOICES_KEPT",
     "CHOICE_MINUTES",
     "ChoiceExpired",
     "ChoiceGone",
@@ -121,6 +124,18 @@ class ContactChoices:
         if not await self._ledger.decide_choice(choice_id, presser):
             raise ChoiceTaken(choice_id)
         return choice
+
+    async def forget_stale(self) -> int:
+        """Delete the choices offered more than CHOICES_KEPT ago; how many (the recovery sweep's work).
+
+        A choice is refused CHOICE_MINUTES after it was offered, but its buttons stay on the author's
+        screen, and each press brings a response_url of its own: until the row is gone, a late press is
+        told that the choice is too old (and a double press that it was already made), which says more
+        than "no record". So rows are kept well past the lifetime, a day rather than half an hour; that
+        also leaves any clock skew between the replicas that stamp and judge a choice far behind. A
+        press on a deleted choice is answered that there is no record of it: nothing is sent either way.
+        """
+        return await self._ledger.forget_choices(datetime.now(UTC).replace(tzinfo=None) - CHOICES_KEPT)
 
     async def release(self, choice_id: str) -> None:
         """Hand a claimed choice back (its send was refused: nothing went out), so it can be made again."""

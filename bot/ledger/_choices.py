@@ -1,7 +1,8 @@
 """Contact choices: a command whose name matched several Sociocs contacts, held until its author
 presses one of the offered contacts (or it expires). Kept in the ledger, not in the buttons, because
 the message can outgrow a button's value and because the choice must survive a restart and be
-claimed once across replicas. A new table: created at start, no schema-version bump needed.
+claimed once across replicas. A new table: created at start, no schema-version bump needed. Rows
+are deleted well after a press can use them (`bot.contact_choices.CHOICES_KEPT`, by the recovery sweep).
 
 Name lookups (`name_lookups`): each name of a command, written down before Slack hears "ok" and
 deleted once it is settled (sent, offered as a choice, or refused privately). A name left by a process
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, Text, and_, delete, insert, select, update
+from sqlalchemy import Column, DateTime, Executable, String, Table, Text, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ledger._schema import instances, metadata
@@ -79,6 +81,7 @@ class ChoicesMixin:
 
     _engine: AsyncEngine
     _reads: AsyncEngine
+    _write: Callable[[Executable], Awaitable[int]]
     instance_id: str
     dead_after: float
 
@@ -195,3 +198,8 @@ class ChoicesMixin:
         """Hand a claimed choice back (its send was refused), so its author can choose again."""
         async with self._engine.begin() as conn:
             await conn.execute(update(contact_choices).where(contact_choices.c.id == choice_id).values(decided_at=None))
+
+    async def forget_choices(self, offered_before: datetime) -> int:
+        """Delete the choices offered before `offered_before` (naive UTC), made or not; how many.
+        Idempotent, so any replica may; the caller picks a time no press can use them after."""
+        return await self._write(delete(contact_choices).where(contact_choices.c.created_at < offered_before))

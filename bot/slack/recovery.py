@@ -20,6 +20,8 @@ from bot.slack.messages import outcome_text
 
 log = logging.getLogger(__name__)
 
+FORGET_CHOICES_EVERY_SECONDS = 600.0  # stale contact choices are deleted at start and this often
+
 
 def recovered_outcome(record: SendRecord) -> Outcome:
     if record.status is SendStatus.UNKNOWN:
@@ -56,9 +58,19 @@ async def tell_lost_names(bot: Bot) -> None:
         await bot.direct_message(user_id)(lost_names(typed, channel_id))
 
 
+async def forget_stale_choices(bot: Bot) -> None:
+    """Delete the contact choices no press can use any more (`ContactChoices.forget_stale`)."""
+    deleted = await bot.choices.forget_stale()
+    if deleted:
+        log.info("deleted %d stale contact choice(s)", deleted)
+
+
 async def sweep_forever(bot: Bot) -> None:
     """At start and every few seconds: recover sends whose process is gone, and report them; show the
-    outcome replies gone processes left unfinished; count the live processes sharing Slack's limits."""
+    outcome replies gone processes left unfinished; count the live processes sharing Slack's limits.
+    At start and every FORGET_CHOICES_EVERY_SECONDS: delete stale contact choices (any replica may)."""
+    loop = asyncio.get_running_loop()
+    forget_at = loop.time()
     while True:
         try:
             await report_recovered(bot, await bot.service.recover())
@@ -72,4 +84,10 @@ async def sweep_forever(bot: Bot) -> None:
             bot.live_instances = await bot.service.live_processes()
         except Exception:
             log.exception("ledger recovery failed; trying again shortly")
+        if loop.time() >= forget_at:
+            try:
+                await forget_stale_choices(bot)
+                forget_at = loop.time() + FORGET_CHOICES_EVERY_SECONDS
+            except Exception as exc:  # tried again at the next sweep
+                log.warning("could not delete stale contact choices (%s)", type(exc).__name__)
         await asyncio.sleep(bot.service.recovery_period)
