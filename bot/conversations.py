@@ -6,6 +6,9 @@ thread (the latest with that number, or a new one in the inbox), one message per
 a send's status updates are claimed, each exactly once whoever gets there first. A mention in a bridged
 thread goes to the thread's customer, or is held until its author chooses one.
 
+A customer's message leaves its conversation waiting for an answer, unless it is an opt-out (STOP and
+kin): answering that would text someone who asked us to stop. Their next message waits again.
+
 How and where anything is shown is the Slack layer's business: it implements `ConversationSink`, as it
 implements the send path's `Reporter`. Refusals are typed errors (`MentionGone` and kin).
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bot.domain.opt_out import is_opt_out
 from bot.domain.outcome import UNDELIVERED
 from bot.domain.phone import mask
 from bot.domain.providers import Provider
@@ -264,6 +268,7 @@ class ConversationService:
             head=head,
             previous=f"{previous[0]}/{previous[1]}" if previous else None,
             text=_preview(message),
+            waits=not is_opt_out(message.text),
         )
         if where != (channel, thread_ts or ts):
             await self.ledger.remember_thread(
@@ -285,7 +290,11 @@ class ConversationService:
         """The customer wrote again in a known conversation: posted in its thread as it comes; the
         channel is told (a broadcast reply) at most once per `renotify_after`; a closed one reopens."""
         reopened, notify = await self.ledger.customer_wrote(
-            conversation.id, text=_preview(message), name=message.sender_name, renotify_after=self._renotify_after
+            conversation.id,
+            text=_preview(message),
+            name=message.sender_name,
+            renotify_after=self._renotify_after,
+            waits=not is_opt_out(message.text),
         )
         ts = await sink.customer_message(
             message, provider, conversation.channel_id, conversation.thread_ts, broadcast=notify

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.domain.opt_out import is_opt_out
 from bot.ledger import Conversation, Ledger
 from bot.sociocs import SociocsError, UnrepliedMessage
 
@@ -147,7 +148,7 @@ class Desk:
 
     async def _without_thread(self, messages: list[UnrepliedMessage]) -> list[UnrepliedMessage]:
         """The served channels' unreplied messages from numbers with no thread here, oldest first,
-        one per number and channel (the latest)."""
+        one per number and channel (the latest), unless that one is an opt-out: it waits for no answer."""
         latest: dict[tuple[str, str, str], UnrepliedMessage] = {}
         for m in sorted(messages, key=lambda m: m.timestamp or 0):
             if not m.provider or not m.channel_key or (m.provider, m.channel_key) not in self._served:
@@ -155,11 +156,13 @@ class Desk:
             latest[(m.provider, m.channel_key, m.number)] = m
         found = []
         for (provider, key, number), m in latest.items():
+            if is_opt_out(m.text):
+                continue
             if await self.ledger.thread_for(provider=provider, channel_key=key, number=number) is None:
                 found.append(m)
         return sorted(found, key=lambda m: m.timestamp or 0)
 
 
 def _waiting_first(conversations: list[Conversation]) -> list[Conversation]:
-    """Those waiting for an answer first, the longest waiting first; then the answered ones."""
+    """Those waiting for an answer first, the longest waiting first; then the answered or opted-out ones."""
     return sorted(conversations, key=lambda c: (not c.waiting, c.waiting_since or c.last_customer_at, c.id))

@@ -71,3 +71,42 @@ def test_state_changes_are_claimed_once(url: str) -> None:  # noqa: F811
             await other.close()
 
     run(body)
+
+
+def test_a_message_that_waits_for_no_answer_ends_the_wait_until_the_next_one(url: str) -> None:  # noqa: F811
+    async def body() -> None:
+        ledger = await Ledger.open(url)
+        try:
+            window = timedelta(minutes=5)
+            await start(ledger)
+            await ledger.customer_wrote("c1", text="STOP", name=None, renotify_after=window, waits=False)
+            stopped = await ledger.conversation_by_id("c1")
+            assert stopped is not None and stopped.open and not stopped.waiting and stopped.waiting_since is None
+            assert stopped.last_customer_text == "STOP"  # still the customer's latest message
+            await asyncio.sleep(0.01)
+            await ledger.customer_wrote("c1", text="one more thing", name=None, renotify_after=window)
+            again = await ledger.conversation_by_id("c1")
+            assert again is not None and again.waiting and again.waiting_since is not None
+            assert again.waiting_since > stopped.last_customer_at
+
+            # A conversation may start with one: open, waiting for nothing.
+            second = await ledger.start_conversation(
+                conversation_id="c2",
+                provider="twlo",
+                channel_key="ck",
+                number="+16175550101",
+                name=None,
+                channel_id="C1",
+                thread_ts="2.2",
+                head_ts="2.2",
+                head="{}",
+                previous=None,
+                text="QUIT",
+                waits=False,
+            )
+            assert second.open and not second.waiting and second.waiting_since is None
+            assert [c.id for c in await ledger.open_conversations()] == ["c1", "c2"]  # the waiting first
+        finally:
+            await ledger.close()
+
+    run(body)

@@ -55,7 +55,8 @@ conversations = Table(
     Column("opened_at", DateTime(), nullable=False),
     Column("last_customer_at", DateTime(), nullable=False),
     Column("last_customer_text", Text),
-    Column("waiting_since", DateTime()),  # the customer's first message since the last reply
+    # The customer's first message since the last reply; None while their latest waits for none (an opt-out).
+    Column("waiting_since", DateTime()),
     Column("notified_at", DateTime()),  # the last top-level post or broadcast for it
     Column("updated_at", DateTime(), nullable=False),
     UniqueConstraint("provider", "channel_key", "number", name="uq_conversations_customer"),
@@ -94,8 +95,15 @@ class Conversation:
 
     @property
     def waiting(self) -> bool:
-        """The customer wrote last (no reply since)."""
-        return self.last_reply_at is None or self.last_reply_at < self.last_customer_at
+        """The customer wrote last (no reply since), and not a message that waits for no answer."""
+        return self.waiting_since is not None and (
+            self.last_reply_at is None or self.last_reply_at < self.last_customer_at
+        )
+
+    @property
+    def opted_out(self) -> bool:
+        """The customer's latest message waits for no answer (an opt-out), and none has since."""
+        return self.waiting_since is None
 
 
 def _last_reply() -> Any:
@@ -159,8 +167,10 @@ class ConversationsMixin:
         previous: str | None,
         text: str | None,
         conversation_id: str,
+        waits: bool = True,
     ) -> Conversation:
-        """An open, unassigned conversation in this thread (replacing the customer's earlier one)."""
+        """An open, unassigned conversation in this thread (replacing the customer's earlier one),
+        waiting for an answer unless its first message waits for none (`waits` False: an opt-out)."""
         stamp = _now()
         values = {
             "name": name,
@@ -175,7 +185,7 @@ class ConversationsMixin:
             "opened_at": stamp,
             "last_customer_at": stamp,
             "last_customer_text": text,
-            "waiting_since": stamp,
+            "waiting_since": stamp if waits else None,
             "notified_at": stamp,  # starting it was a top-level post
             "updated_at": stamp,
         }
@@ -190,10 +200,17 @@ class ConversationsMixin:
         return found
 
     async def customer_wrote(
-        self, conversation_id: str, *, text: str | None, name: str | None, renotify_after: timedelta
+        self,
+        conversation_id: str,
+        *,
+        text: str | None,
+        name: str | None,
+        renotify_after: timedelta,
+        waits: bool = True,
     ) -> tuple[bool, bool]:
         """Note the customer's message: reopen a closed conversation; (reopened, notify). `notify` is
-        True for at most one message per `renotify_after` (claimed, so across replicas too)."""
+        True for at most one message per `renotify_after` (claimed, so across replicas too). A message
+        that waits for no answer (`waits` False: an opt-out) ends the wait; the next one starts one."""
         stamp = _now()
         key = conversations.c.id == conversation_id
         reopened = await self._write(
@@ -211,17 +228,20 @@ class ConversationsMixin:
             )
             .values(notified_at=stamp)
         )
-        await self._write(
-            update(conversations)
-            .where(
-                and_(
-                    key,
-                    or_(conversations.c.waiting_since.is_(None), conversations.c.waiting_since < _reply_time()),
+        if waits:
+            await self._write(
+                update(conversations)
+                .where(
+                    and_(
+                        key,
+                        or_(conversations.c.waiting_since.is_(None), conversations.c.waiting_since < _reply_time()),
+                    )
                 )
+                .values(waiting_since=stamp)
             )
-            .values(waiting_since=stamp)
-        )
         changes: dict[str, object] = {"last_customer_at": stamp, "last_customer_text": text, "updated_at": stamp}
+        if not waits:
+            changes["waiting_since"] = None
         if name:
             changes["name"] = name
         await self._write(update(conversations).where(key).values(**changes))
@@ -253,13 +273,15 @@ class ConversationsMixin:
         return closed == 1
 
     async def open_conversations(self, limit: int = 200) -> list[Conversation]:
-        """Open conversations, the longest waiting first."""
+        """Open conversations, the longest waiting first (those waiting for no answer last)."""
         async with self._reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(conversations, _last_reply())
                     .where(conversations.c.status == OPEN)
-                    .order_by(conversations.c.waiting_since, conversations.c.id)
+                    .order_by(
+                        conversations.c.waiting_since.is_(None), conversations.c.waiting_since, conversations.c.id
+                    )
                     .limit(limit)
                 )
             ).all()

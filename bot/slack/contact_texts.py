@@ -18,13 +18,7 @@ CONTACT_CHOICE_PREFIX = "contact_choice_"
 CONTACT_CANCEL = "contact_choice_cancel"
 BLOCK_ACTION = "block_number"
 BLOCKED_REASON = "blocked in Sociocs: the customer opted out"
-OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
 UNAVAILABLE = "contact search is unavailable"
-
-
-def is_opt_out(text: str | None) -> bool:
-    """The whole message is an opt-out keyword (any case, surrounding spaces and a final period ignored)."""
-    return (text or "").strip().rstrip(".!").strip().lower() in OPT_OUT_WORDS
 
 
 def quoted(typed: str) -> str:

@@ -120,7 +120,10 @@ def _customer(c: Conversation) -> str:
 
 
 def _entry(c: Conversation, link: Link) -> str:
-    waiting = f"waiting since {_when(c.waiting_since)}" if c.waiting else "answered"
+    if c.waiting:
+        waiting = f"waiting since {_when(c.waiting_since)}"
+    else:  # an opt-out waits for no answer: answering would text someone who asked us to stop
+        waiting = ":no_entry_sign: opted out" if c.opted_out else "answered"
     preview = f"\n> {shown(c.last_customer_text[:150])}" if c.last_customer_text else ""
     return (
         f"• <{link(c.channel_id, c.head_ts, c.thread_ts)}|{Provider(c.provider).label}> {_customer(c)} · {waiting}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.conversations import AlreadyChosen, ChoiceExpired, MentionGone, NotYourChoice
 from bot.domain.draft import Draft, DraftError
+from bot.domain.opt_out import is_opt_out
 from bot.domain.outcome import Outcome, OutcomeKind
 from bot.domain.payload import MessagePayload
 from bot.domain.phone import PhoneNumber
@@ -15,7 +16,7 @@ from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.segments import Encoding, count_segments
 from bot.ledger import SendRecord, ThreadCustomer
 from bot.sending import NothingToRetry, UnknownSend
-from bot.slack.contact_texts import is_opt_out, opt_out_blocks
+from bot.slack.contact_texts import opt_out_blocks
 from bot.slack.scheduled_text import scheduled_note, when_text
 from bot.slack.text import defuse, escape, shown
 from bot.slack.whatsapp import summary_blocks

@@ -303,6 +303,74 @@ async def test_sms_inbox_lists_mine_then_unassigned_oldest_first_then_unreplied(
     assert "Assigned to you" in shown and "Unassigned" in shown and "Unreplied in Sociocs" in shown
 
 
+def line_of(blocks: list[dict[str, Any]], number: str) -> str:
+    """The one inbox line that names `number`."""
+    (line,) = [b["text"]["text"] for b in blocks if b["type"] == "section" and number in b["text"]["text"]]
+    return line
+
+
+async def inbox_blocks_of(app: AppUnderTest, name: str) -> list[dict[str, Any]]:
+    acked(await app.command("inbox", response_name=name, channel=new_channel()))
+    await app.settled()
+    (answer,) = app.private(name)
+    blocks = answer.args["blocks"]
+    return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
+
+
+async def test_an_opt_out_waits_for_no_answer_until_the_customer_writes_again(
+    make_app, sociocs: SociocsStandin, slack: SlackStandin
+):
+    inbox = new_channel()
+    app = await make_app(INBOX_CHANNEL_ID=inbox)
+    stopped, waiting, stop_first = new_number(), new_number(), new_number()
+    await customer_writes(app, stopped, "hello")
+    await asyncio.sleep(0.01)
+    await customer_writes(app, waiting, "hello")
+    await customer_writes(app, stop_first, "STOP")  # a conversation that starts with an opt-out
+    await customer_writes(app, stopped, "Stop.")
+    # Sociocs's unreplied messages with no thread here: an opt-out is not one to answer either.
+    asked, quit_ = new_number(), new_number()
+    now_ms = int(time.time() * 1000)
+    sociocs.unreplied.extend(
+        [
+            {**incoming(asked, "a question", "UN1"), "timestamp": now_ms},
+            {**incoming(quit_, "a question", "UN2"), "timestamp": now_ms},
+            {**incoming(quit_, "QUIT", "UN3"), "timestamp": now_ms + 1},  # its latest word
+        ]
+    )
+
+    blocks = await inbox_blocks_of(app, "inbox-stop")
+    assert "waiting since" in line_of(blocks, waiting)
+    for number in (stopped, stop_first):
+        line = line_of(blocks, number)
+        assert "waiting since" not in line and "answered" not in line and "opted out" in line
+    shown = json.dumps(blocks)
+    assert shown.index(waiting) < shown.index(stopped)  # those waiting first
+    assert asked in shown and quit_ not in shown
+    for number in (stopped, stop_first):
+        assert (await conversation(app, number)).waiting is False
+
+    # The Home tab shows the same inbox.
+    acked(await app.event({"type": "app_home_opened", "user": "U0SENDER", "channel": "D0HOME", "tab": "home"}))
+    await app.settled()
+    home = slack.homes["U0SENDER"]["blocks"]
+    assert "opted out" in line_of(home, stopped) and "waiting since" in line_of(home, waiting)
+
+    # The opt-out itself is still shown in its thread, marked, with its Block button.
+    conv = await conversation(app, stopped)
+    replies = [c for c in app.posts(inbox) if c.args.get("thread_ts") == conv.thread_ts]
+    (stop,) = [c for c in replies if "Stop." in str(c.args.get("text"))]
+    assert "block_number" in json.dumps(stop.args["blocks"]) and "Opt-out" in json.dumps(stop.args["blocks"])
+    assert conv.open and conv.last_customer_text == "Stop."
+
+    # The customer writes again: the conversation waits again, since that message.
+    await asyncio.sleep(0.01)
+    await customer_writes(app, stopped, "Sorry, one more question")
+    again = await conversation(app, stopped)
+    assert again.waiting and again.waiting_since is not None and again.waiting_since > conv.last_customer_at
+    assert "waiting since" in line_of(await inbox_blocks_of(app, "inbox-again"), stopped)
+
+
 # App Home ---------------------------------------------------------------------------------------------------
 
 
