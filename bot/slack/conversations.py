@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.conversations import Conversation, Delivery, SendRecord
 from bot.domain.draft import Draft
+from bot.domain.opt_out import is_opt_out
 from bot.domain.outcome import Outcome
 from bot.domain.phone import PhoneNumber, mask
 from bot.domain.providers import Provider
@@ -104,6 +105,7 @@ class SlackConversations:
             opened_at=now,
             last_customer_at=now,
             last_customer_text=message.text,
+            waiting_since=None if is_opt_out(message.text) else now,  # as the ledger records it
         )
         text, blocks = head_message(state)
         # In an existing thread (a send's), the start is also shown in the channel: its one notification.
