@@ -69,6 +69,15 @@ def test_at_without_a_message_opens_the_form_and_keeps_when_as_typed() -> None:
     assert parse(N1) == ComposeRequest(recipients=(N1,), send_at=None)
 
 
+def test_save_without_a_message_opens_the_form_and_keeps_save() -> None:
+    assert parse(f"{N1} --save") == ComposeRequest(recipients=(N1,), save=True)
+    assert parse(f'{N1} --name "Jane Doe" --save --at 09:00') == ComposeRequest(
+        recipients=(N1,), name="Jane Doe", send_at="09:00", save=True
+    )
+    assert parse(f"wa {N1} --save --") == ComposeRequest(provider=Provider.TWLOWA, recipients=(N1,), save=True)
+    assert parse(N1) == ComposeRequest(recipients=(N1,), save=False)
+
+
 def test_provider_alone_opens_the_form_with_provider() -> None:
     assert parse("wa") == ComposeRequest(provider=Provider.TWLOWA)
     assert parse("sms") == ComposeRequest(provider=Provider.TWLO)

@@ -66,6 +66,7 @@ class ComposeRequest:
     name: str | None = None
     contact_names: tuple[str, ...] = ()
     send_at: str | None = None  # `--at WHEN` as typed: the form's Send at, read as a send reads it
+    save: bool = False  # --save: the form opens with Save as contact ticked
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +301,7 @@ def parse_command(text: str, *, whatsapp_provider: Provider, default_region: str
             name=name,
             contact_names=tuple(contact_names),
             send_at=send_at,
+            save=save,
         )
     return SendRequest(
         recipients=tuple(recipients),

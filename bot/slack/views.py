@@ -84,6 +84,7 @@ class Prefill(BaseModel):
     video_url: str | None = None
     window: str | None = None  # WhatsApp's 24-hour window for the one recipient, when known
     send_at: int | None = None  # the Send at picker's time (epoch seconds): `--at WHEN`, or as picked
+    save_contact: bool = False  # Save as contact ticked: `--save`, or as ticked
 
 
 def _text_hint() -> str:
@@ -218,6 +219,7 @@ def build_compose_view(
             element=DateTimePickerElement(action_id="send_at", initial_date_time=fill.send_at),
         )
     )
+    save = Option(value="save", label="Save as contact in Sociocs (with the customer name)")
     blocks.append(
         InputBlock(
             block_id="save_contact",
@@ -225,7 +227,8 @@ def build_compose_view(
             optional=True,
             element=CheckboxesElement(
                 action_id="save_contact",
-                options=[Option(value="save", label="Save as contact in Sociocs (with the customer name)")],
+                options=[save],
+                initial_options=[save] if fill.save_contact else None,  # Slack wants the very same option
             ),
         )
     )

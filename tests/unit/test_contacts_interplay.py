@@ -1,5 +1,6 @@
 """Contacts with the other features: a held choice (several matches) sends exactly the original message
-(template, video, schedule, media, --save), `--save` survives a Retry, and `--at` works with names."""
+(template, video, schedule, media, --save), `--save` survives a Retry, `--save` with no message opens the
+form with Save as contact ticked (and kept while typing), and `--at` works with names."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.conftest import new_number, replies_for
 from tests.test_e2e_contacts import unique_name
 from tests.test_e2e_guardrails import retry_press_payload
 from tests.unit.app import AppUnderTest, acked
+from tests.unit.test_listeners import submission, views
 
 pytestmark = pytest.mark.anyio
 
@@ -131,6 +133,70 @@ async def test_save_survives_a_retry(make_app: Any):
     first, again = app.sent_to(number)
     assert first["contact_saving"] == again["contact_saving"] == {"save": True}
     assert again["name"] == "Jane Doe" and again["text"] == "Welcome"
+
+
+# `/sms NUMBER --save` with no message: the form, Save as contact ticked -----------------------------------
+
+
+def save_box(view: dict[str, Any]) -> dict[str, Any]:
+    element = next(b for b in view["blocks"] if b.get("block_id") == "save_contact")["element"]
+    assert isinstance(element, dict) and element["type"] == "checkboxes" and element["action_id"] == "save_contact"
+    return element
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["--save", '--name "Jane Doe" --save', '--save --at "tomorrow 9am"', "--save --"],
+)
+async def test_save_without_a_message_opens_the_form_with_save_as_contact_ticked(make_app: Any, options: str):
+    app = await make_app()
+    number = new_number()
+    assert acked(await app.command(f"{number} {options}")) == {}
+    await app.settled()
+    (view,) = views(app)
+    box = save_box(view)
+    (option,) = box["options"]
+    assert option["value"] == "save" and box["initial_options"] == [option]  # the very same option object
+    assert number in json.dumps(next(b for b in view["blocks"] if b.get("block_id") == "to"))
+    assert not app.sent_to(number)
+
+
+async def test_without_save_the_form_opens_with_save_as_contact_unticked(make_app: Any):
+    app = await make_app()
+    acked(await app.command(f'{new_number()} --name "Jane Doe"'))
+    await app.settled()
+    (view,) = views(app)
+    assert "initial_options" not in save_box(view)
+
+
+def typing_with_box(view: dict[str, Any], ticked: bool) -> dict[str, Any]:
+    """A keystroke in Message, with Save as contact ticked or not at that moment."""
+    state = submission(view, to="", text="hi", destination=None)["view"]
+    chosen = [{"value": "save", "text": {"type": "plain_text", "text": "x"}}] if ticked else []
+    state["state"]["values"]["save_contact"] = {"save_contact": {"type": "checkboxes", "selected_options": chosen}}
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0STANDIN"},
+        "user": {"id": "U0SENDER", "team_id": "T0STANDIN"},
+        "api_app_id": "A0STANDIN",
+        "trigger_id": "t.typing",
+        "view": {**state, "callback_id": view["callback_id"]},
+        "actions": [{"type": "plain_text_input", "action_id": "text", "block_id": "text", "value": "hi"}],
+    }
+
+
+@pytest.mark.parametrize(("typed", "ticked"), [("--save", True), ("--save", False), ("", True), ("", False)])
+async def test_typing_in_the_form_keeps_save_as_contact_as_it_is(make_app: Any, typed: str, ticked: bool):
+    """Ticked by `--save` or by hand, the box stays ticked while the person types; unticked stays unticked."""
+    app = await make_app()
+    acked(await app.command(f"{new_number()} {typed}"))
+    await app.settled()
+    (view,) = views(app)
+    assert acked(await app.interaction(typing_with_box(view, ticked))) == {}
+    await app.settled()
+    (updated,) = views(app, "views.update")
+    box = save_box(updated)
+    assert box.get("initial_options") == (box["options"] if ticked else None)
 
 
 # --at with contact names ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bot.slack.views import (
     Prefill,
     state_destination,
     state_provider,
+    state_save_contact,
     state_send_at,
     state_text,
 )
@@ -48,6 +49,7 @@ async def _refresh(bot: Bot, body: dict[str, Any]) -> None:
         template_values=state_template_values(values),
         video_url=state_text(values, "video") or None,
         send_at=state_send_at(values),
+        save_contact=state_save_contact(values),
     )
     context = ComposeContext.load(view.get("private_metadata"))
     recipients = [r for r in re.split(r"[,\n;]+", prefill.recipients[0]) if r.strip()] if prefill.recipients else []

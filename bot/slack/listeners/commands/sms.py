@@ -172,8 +172,9 @@ async def _later(
 
 
 async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: ComposeRequest) -> None:
-    """The form, filled with what was typed; `--at WHEN` is read (and refused) before the acknowledgement
-    exactly as for a send, and fills in Send at, where the person still sees and may change it."""
+    """The form, filled with what was typed (`--save` ticks Save as contact); `--at WHEN` is read (and
+    refused) before the acknowledgement exactly as for a send, and fills in Send at, where the person
+    still sees and may change it."""
     send_at: int | None = None
     if parsed.send_at is not None:
         try:
@@ -192,7 +193,13 @@ async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: Com
         await ack(response_type="ephemeral", text=refusal_text(DraftError(problems)))
         return
     await ack()
-    prefill = Prefill(provider=parsed.provider, recipients=parsed.recipients, name=parsed.name, send_at=send_at)
+    prefill = Prefill(
+        provider=parsed.provider,
+        recipients=parsed.recipients,
+        name=parsed.name,
+        send_at=send_at,
+        save_contact=parsed.save,
+    )
     bot.background.spawn(
         open_compose(
             bot,
