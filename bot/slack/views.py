@@ -85,6 +85,7 @@ class Prefill(BaseModel):
     window: str | None = None  # WhatsApp's 24-hour window for the one recipient, when known
     send_at: int | None = None  # the Send at picker's time (epoch seconds): `--at WHEN`, or as picked
     save_contact: bool = False  # Save as contact ticked: `--save`, or as ticked
+    to_chosen: Sequence[tuple[str, str]] = ()  # the To options as chosen (value, label): kept by a refresh
 
 
 def _text_hint() -> str:
@@ -146,7 +147,9 @@ def build_compose_view(
                 action_id="to",
                 placeholder="Jane Doe or +16175551212",
                 min_query_length=TO_MIN_QUERY,
-                initial_options=[to_option(r) for r in fill.recipients[:max_recipients]] or None,
+                initial_options=[Option(value=v, label=label) for v, label in fill.to_chosen[:max_recipients]]
+                or [to_option(r) for r in fill.recipients[:max_recipients]]
+                or None,
                 max_selected_items=max_recipients,
             ),
         ),
@@ -316,6 +319,16 @@ def state_recipients(values: Mapping[str, Any]) -> list[tuple[str, str | None]]:
         number, _, name = str((option or {}).get("value") or "").partition(_CONTACT_SEP)
         if number.strip():
             chosen.append((number, name or None))
+    return chosen
+
+
+def state_to_chosen(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The To typeahead's selected options as (value, label), to show them again exactly as chosen."""
+    chosen = []
+    for option in _value(values, "to").get("selected_options") or []:
+        value = str((option or {}).get("value") or "")
+        if value:
+            chosen.append((value, str(((option or {}).get("text") or {}).get("text") or value)))
     return chosen
 
 

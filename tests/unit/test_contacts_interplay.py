@@ -262,3 +262,25 @@ async def test_a_held_choice_keeps_the_schedule_and_refuses_once_its_time_has_pa
     monkeypatch.setattr(send_later, "now", lambda: real_now() + timedelta(hours=3))
     await choose(app, choice_offer(app, "late"), 0, "late-press")
     assert "in the past" in json.dumps([c.args for c in app.private("late-press")]) and app.sent_to(three) == []
+
+
+async def test_typing_in_the_form_keeps_the_recipients_as_chosen(make_app: Any):
+    """The To typeahead's choices (a contact with its name, a typed number) come back exactly as chosen."""
+    app = await make_app()
+    acked(await app.command(""))
+    await app.settled()
+    (view,) = views(app)
+    contact, typed = new_number(), new_number()
+    chosen = [
+        {"value": f"{contact}|Jane Doe", "text": {"type": "plain_text", "text": f"Jane Doe ({contact})"}},
+        {"value": typed, "text": {"type": "plain_text", "text": f"{typed} (the number as typed)"}},
+    ]
+    keystroke = typing_with_box(view, ticked=False)
+    keystroke["view"]["state"]["values"]["to"] = {"to": {"type": "multi_external_select", "selected_options": chosen}}
+    assert acked(await app.interaction(keystroke)) == {}
+    await app.settled()
+    (updated,) = views(app, "views.update")
+    to = next(b for b in updated["blocks"] if b.get("block_id") == "to")["element"]
+    assert [(o["value"], o["text"]["text"]) for o in to["initial_options"]] == [
+        (c["value"], c["text"]["text"]) for c in chosen
+    ]

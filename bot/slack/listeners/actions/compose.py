@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
@@ -18,9 +17,11 @@ from bot.slack.views import (
     Prefill,
     state_destination,
     state_provider,
+    state_recipients,
     state_save_contact,
     state_send_at,
     state_text,
+    state_to_chosen,
 )
 from bot.slack.whatsapp import state_template, state_template_values
 
@@ -40,7 +41,8 @@ async def _refresh(bot: Bot, body: dict[str, Any]) -> None:
     values = view.get("state", {}).get("values", {})
     prefill = Prefill(
         provider=state_provider(values),
-        recipients=[state_text(values, "to")] if state_text(values, "to") else [],
+        recipients=[number for number, _ in state_recipients(values)],
+        to_chosen=state_to_chosen(values),
         name=state_text(values, "name") or None,
         text=state_text(values, "text"),
         image_urls=[state_text(values, "images")] if state_text(values, "images") else [],
@@ -52,8 +54,7 @@ async def _refresh(bot: Bot, body: dict[str, Any]) -> None:
         save_contact=state_save_contact(values),
     )
     context = ComposeContext.load(view.get("private_metadata"))
-    recipients = [r for r in re.split(r"[,\n;]+", prefill.recipients[0]) if r.strip()] if prefill.recipients else []
-    windowed = await with_window(bot, prefill.model_copy(update={"recipients": recipients}))
+    windowed = await with_window(bot, prefill)
     if windowed is not None and windowed.window:
         prefill = prefill.model_copy(update={"window": windowed.window})
     await slack_call(
