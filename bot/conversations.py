@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 RENOTIFY_AFTER = timedelta(minutes=5)
 NEW_THREAD_AFTER = timedelta(hours=72)  # CONVERSATION_NEW_THREAD_HOURS: a reopened conversation's new thread
 CHOICE_LIFETIME = timedelta(minutes=30)  # as long as Slack keeps the response_url; stale choices send nothing
+# A held mention's row is deleted this long after it was held (see `ConversationService.forget_stale_mentions`).
+MENTIONS_KEPT = timedelta(days=1)
+# A handled message's id is deleted this long after it came (see `ConversationService.forget_old_incoming`).
+INCOMING_KEPT = timedelta(days=7)
 
 # (status, error code, error message) of one delivery status update
 Delivery = tuple[str, str | None, str | None]
@@ -187,6 +191,18 @@ class ConversationService:
             error_code=error.code if error else None,
             error_message=error.message if error else None,
         )
+
+    async def forget_old_incoming(self) -> int:
+        """Delete the ids of customer messages received more than INCOMING_KEPT ago; how many (the
+        recovery sweep's work).
+
+        An id is kept only to drop a second delivery of the same message (`receive`); nothing else
+        reads it (where a message was posted lives in `threads` and `conversations`). Sociocs redelivers
+        a webhook it thinks failed within minutes to hours, so a week is far past any redelivery, and
+        leaves clock skew between replicas and a bot that was down for days (its webhooks retried
+        after it is back) well behind. A delivery of a forgotten id would be handled as new.
+        """
+        return await self.ledger.forget_incoming(datetime.now(UTC).replace(tzinfo=None) - INCOMING_KEPT)
 
     # Customer messages ----------------------------------------------------------------------------------
 
@@ -370,6 +386,20 @@ class ConversationService:
     async def release(self, mention_id: str) -> None:
         """Undo a choice whose send was refused: nothing went out, so they may choose again."""
         await self.ledger.undecide_mention(mention_id)
+
+    async def forget_stale_mentions(self) -> int:
+        """Delete the mentions held more than MENTIONS_KEPT ago, chosen or not; how many (the recovery
+        sweep's work).
+
+        A held mention is refused CHOICE_LIFETIME after it was held, but its buttons stay on its
+        author's screen, and each press brings a response_url of its own: until the row is gone, a late
+        press is told that the choice is too old and to mention the bot again, which says more than "no
+        record of that message". So rows are kept well past the lifetime, a day rather than half an
+        hour; that also leaves any clock skew between the replicas that stamp and judge a mention far
+        behind. A press on a deleted mention is answered that there is no record of it: nothing is sent
+        either way.
+        """
+        return await self.ledger.forget_mentions(datetime.now(UTC).replace(tzinfo=None) - MENTIONS_KEPT)
 
 
 def _preview(message: IncomingMessage) -> str | None:

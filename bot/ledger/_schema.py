@@ -128,7 +128,8 @@ thread_customers = Table(
 )
 
 # A mention in a thread with several customers, waiting for its author to choose who gets it (the
-# text can outgrow a button's value). `decision` is claimed once: "sent" or "cancelled".
+# text can outgrow a button's value). `decision` is claimed once: "sent" or "cancelled". Deleted a day
+# after it was held (`bot.conversations.MENTIONS_KEPT`, by the recovery sweep).
 pending_mentions = Table(
     "pending_mentions",
     metadata,
@@ -144,7 +145,8 @@ pending_mentions = Table(
     Column("decided_at", DateTime()),
 )
 
-# Incoming customer messages already handled (Sociocs may deliver a webhook twice).
+# Incoming customer messages already handled (Sociocs may deliver a webhook twice). Read only to drop
+# such a duplicate: deleted a week after (`bot.conversations.INCOMING_KEPT`, by the recovery sweep).
 incoming = Table(
     "incoming_messages",
     metadata,

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Executable,
     Select,
     and_,
+    delete,
     func,
     insert,
     or_,
@@ -950,6 +951,16 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 .where(pending_mentions.c.id == mention_id)
                 .values(decision=None, decided_at=None)
             )
+
+    async def forget_mentions(self, held_before: datetime) -> int:
+        """Delete the mentions held before `held_before` (naive UTC), chosen or not; how many.
+        Idempotent, so any replica may; the caller picks a time no press can use them after."""
+        return await self._write(delete(pending_mentions).where(pending_mentions.c.created_at < held_before))
+
+    async def forget_incoming(self, received_before: datetime) -> int:
+        """Delete the ids of customer messages received before `received_before` (naive UTC); how many.
+        Idempotent, so any replica may; the caller picks a time no redelivery comes after."""
+        return await self._write(delete(incoming).where(incoming.c.at < received_before))
 
     async def first_incoming(self, message_id: str, number: str) -> bool:
         """Record an incoming message id; False if it was already handled."""

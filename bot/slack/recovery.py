@@ -20,7 +20,9 @@ from bot.slack.messages import outcome_text
 
 log = logging.getLogger(__name__)
 
-FORGET_CHOICES_EVERY_SECONDS = 600.0  # stale contact choices are deleted at start and this often
+# Ledger rows that can no longer matter (contact choices, held mentions, handled message ids) are
+# deleted at start and this often.
+FORGET_EVERY_SECONDS = 600.0
 
 
 def recovered_outcome(record: SendRecord) -> Outcome:
@@ -58,17 +60,33 @@ async def tell_lost_names(bot: Bot) -> None:
         await bot.direct_message(user_id)(lost_names(typed, channel_id))
 
 
-async def forget_stale_choices(bot: Bot) -> None:
-    """Delete the contact choices no press can use any more (`ContactChoices.forget_stale`)."""
-    deleted = await bot.choices.forget_stale()
-    if deleted:
-        log.info("deleted %d stale contact choice(s)", deleted)
+async def forget_stale(bot: Bot) -> bool:
+    """Delete the ledger rows that can no longer matter: contact choices no press can use
+    (`ContactChoices.forget_stale`), mentions no press can use (`ConversationService.forget_stale_mentions`)
+    and ids of messages past any redelivery (`ConversationService.forget_old_incoming`). A delete that
+    fails is logged and the others still run; False then (all are tried again at the next sweep)."""
+    done = True
+    for what, forget in (
+        ("stale contact choices", bot.choices.forget_stale),
+        ("stale held mentions", bot.conversations.forget_stale_mentions),
+        ("old incoming message ids", bot.conversations.forget_old_incoming),
+    ):
+        try:
+            deleted = await forget()
+        except Exception as exc:
+            log.warning("could not delete %s (%s)", what, type(exc).__name__)
+            done = False
+            continue
+        if deleted:
+            log.info("deleted %d %s", deleted, what)
+    return done
 
 
 async def sweep_forever(bot: Bot) -> None:
     """At start and every few seconds: recover sends whose process is gone, and report them; show the
     outcome replies gone processes left unfinished; count the live processes sharing Slack's limits.
-    At start and every FORGET_CHOICES_EVERY_SECONDS: delete stale contact choices (any replica may)."""
+    At start and every FORGET_EVERY_SECONDS: delete the ledger rows that can no longer matter (any
+    replica may; `forget_stale`)."""
     loop = asyncio.get_running_loop()
     forget_at = loop.time()
     while True:
@@ -84,10 +102,6 @@ async def sweep_forever(bot: Bot) -> None:
             bot.live_instances = await bot.service.live_processes()
         except Exception:
             log.exception("ledger recovery failed; trying again shortly")
-        if loop.time() >= forget_at:
-            try:
-                await forget_stale_choices(bot)
-                forget_at = loop.time() + FORGET_CHOICES_EVERY_SECONDS
-            except Exception as exc:  # tried again at the next sweep
-                log.warning("could not delete stale contact choices (%s)", type(exc).__name__)
+        if loop.time() >= forget_at and await forget_stale(bot):  # a failed delete: again at the next sweep
+            forget_at = loop.time() + FORGET_EVERY_SECONDS
         await asyncio.sleep(bot.service.recovery_period)
