@@ -16,6 +16,7 @@ from bot.domain.draft import DraftError, Problem, RawDraft
 from bot.domain.schedule import ScheduleError, check_window, from_epoch, parse_when, read_when
 from bot.sending import Accepted, Requester, with_draft
 from bot.slack.context import Bot
+from bot.slack.messages import refusal_text
 from bot.slack.zones import ZoneUnknown
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,11 @@ async def in_senders_zone(bot: Bot, accepted: Accepted) -> Accepted:
     except Exception:
         log.warning("could not note the sender's zone of %s; it is shown in UTC", accepted.send_ids)
     return with_draft(accepted, replace(accepted.draft, schedule=when.astimezone(zone)))
+
+
+def refused_before_ack(exc: ZoneUnknown | DraftError) -> str:
+    """What the acknowledgement says when `--at WHEN` (or the draft it goes with) is refused."""
+    return ZONE_UNKNOWN if isinstance(exc, ZoneUnknown) else refusal_text(exc)
 
 
 async def when_before_ack(bot: Bot, text: str, user_id: str | None) -> datetime:

@@ -37,7 +37,7 @@ from bot.slack.contact_texts import (
 )
 from bot.slack.context import Bot
 from bot.slack.listeners.send_later import (
-    ZONE_UNKNOWN,
+    refused_before_ack,
     still_ahead,
     when_before_ack,
 )
@@ -99,11 +99,8 @@ async def names_command(
         except Exception:  # refused (or the ledger failed) as a whole: not acknowledged, names not looked up
             await _settle(bot, *held.ids)
             raise
-    except ZoneUnknown:
-        await ack(response_type="ephemeral", text=ZONE_UNKNOWN)
-        return
-    except DraftError as exc:
-        await ack(response_type="ephemeral", text=refusal_text(exc))
+    except (ZoneUnknown, DraftError) as exc:
+        await ack(response_type="ephemeral", text=refused_before_ack(exc))
         return
     await ack(response_type="ephemeral", text=looking_up(request.contact_names))
     if accepted is not None:

@@ -30,9 +30,9 @@ from bot.slack.listeners.commands.inbox import show_inbox
 from bot.slack.listeners.common import open_compose
 from bot.slack.listeners.scheduled import list_scheduled
 from bot.slack.listeners.send_later import (
-    ZONE_UNKNOWN,
     accept_later,
     check_readable,
+    refused_before_ack,
     when_before_ack,
     zone_before_ack,
 )
@@ -161,11 +161,8 @@ async def _later(
         check_readable(when)
         zone = await zone_before_ack(bot, who.user_id)
         accepted = await accept_later(bot, raw_draft(parsed), when, zone, who)
-    except ZoneUnknown:
-        await ack(response_type="ephemeral", text=ZONE_UNKNOWN)
-        return
-    except DraftError as exc:
-        await ack(response_type="ephemeral", text=refusal_text(exc))
+    except (ZoneUnknown, DraftError) as exc:
+        await ack(response_type="ephemeral", text=refused_before_ack(exc))
         return
     await ack()
     bot.background.spawn(_send(bot, parsed, accepted, respond), name="sms-command")
@@ -179,11 +176,8 @@ async def _compose(bot: Bot, ack: AsyncAck, command: dict[str, Any], parsed: Com
     if parsed.send_at is not None:
         try:
             send_at = int((await when_before_ack(bot, parsed.send_at, command.get("user_id"))).timestamp())
-        except ZoneUnknown:
-            await ack(response_type="ephemeral", text=ZONE_UNKNOWN)
-            return
-        except DraftError as exc:
-            await ack(response_type="ephemeral", text=refusal_text(exc))
+        except (ZoneUnknown, DraftError) as exc:
+            await ack(response_type="ephemeral", text=refused_before_ack(exc))
             return
     problems = await bot.service.who_may_send(command.get("user_id"), command.get("channel_id"))
     provider_problem = bot.service.rules.provider_problem(parsed.provider)
