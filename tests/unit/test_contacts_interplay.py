@@ -22,7 +22,7 @@ from tests.conftest import new_number, replies_for
 from tests.test_e2e_contacts import unique_name
 from tests.test_e2e_guardrails import retry_press_payload
 from tests.unit.app import AppUnderTest, acked
-from tests.unit.test_listeners import submission, views
+from tests.unit.test_listeners import keystroke, submission, views
 
 pytestmark = pytest.mark.anyio
 
@@ -174,15 +174,7 @@ def typing_with_box(view: dict[str, Any], ticked: bool) -> dict[str, Any]:
     state = submission(view, to="", text="hi", destination=None)["view"]
     chosen = [{"value": "save", "text": {"type": "plain_text", "text": "x"}}] if ticked else []
     state["state"]["values"]["save_contact"] = {"save_contact": {"type": "checkboxes", "selected_options": chosen}}
-    return {
-        "type": "block_actions",
-        "team": {"id": "T0STANDIN"},
-        "user": {"id": "U0SENDER", "team_id": "T0STANDIN"},
-        "api_app_id": "A0STANDIN",
-        "trigger_id": "t.typing",
-        "view": {**state, "callback_id": view["callback_id"]},
-        "actions": [{"type": "plain_text_input", "action_id": "text", "block_id": "text", "value": "hi"}],
-    }
+    return keystroke(view, state, "hi")
 
 
 @pytest.mark.parametrize(("typed", "ticked"), [("--save", True), ("--save", False), ("", True), ("", False)])

@@ -319,6 +319,19 @@ def submission(
     }
 
 
+def keystroke(view: dict[str, Any], state: dict[str, Any], text: str) -> dict[str, Any]:
+    """What Slack posts when the person types `text` in the form's Message, the form's state being `state`."""
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0STANDIN"},
+        "user": {"id": "U0SENDER", "team_id": "T0STANDIN"},
+        "api_app_id": "A0STANDIN",
+        "trigger_id": "t.typing",
+        "view": {**state, "callback_id": view["callback_id"]},
+        "actions": [{"type": "plain_text_input", "action_id": "text", "block_id": "text", "value": text}],
+    }
+
+
 async def test_the_form_opens_refuses_inline_and_sends_like_the_command(make_app: Any):
     app = await make_app()
     assert acked(await app.command("", channel="C0SUPPORT")) == {}
@@ -354,15 +367,7 @@ async def test_typing_in_the_form_updates_its_segment_count(make_app: Any):
     await app.settled()
     (view,) = views(app)
     state = submission(view, to="", text="héllo 😀", destination=None)["view"]
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0STANDIN"},
-        "user": {"id": "U0SENDER", "team_id": "T0STANDIN"},
-        "api_app_id": "A0STANDIN",
-        "trigger_id": "t.typing",
-        "view": {**state, "callback_id": view["callback_id"]},
-        "actions": [{"type": "plain_text_input", "action_id": "text", "block_id": "text", "value": "héllo 😀"}],
-    }
+    payload = keystroke(view, state, "héllo 😀")
     assert acked(await app.interaction(payload)) == {}
     await app.settled()
     (updated,) = views(app, "views.update")

@@ -15,7 +15,7 @@ from standins.sociocs import Reply, error_body
 from tests.conftest import new_channel, new_number, parents_for, replies_for
 from tests.test_e2e_guardrails import retry_press_payload
 from tests.unit.app import AppUnderTest, acked
-from tests.unit.test_listeners import submission, text_of, views
+from tests.unit.test_listeners import keystroke, submission, text_of, views
 from tests.unit.test_trust_acks import slow_users_info
 
 pytestmark = pytest.mark.anyio
@@ -258,15 +258,7 @@ async def test_typing_in_the_prefilled_form_keeps_the_time_picked(make_app: Any,
     (view,) = views(app)
     picked = picker_of(view)["initial_date_time"] + 3600  # changed by the person, then they type
     state = with_picker(submission(view, to="", text="hi", destination=None), picked)["view"]
-    typing = {
-        "type": "block_actions",
-        "team": {"id": "T0STANDIN"},
-        "user": {"id": "U0SENDER", "team_id": "T0STANDIN"},
-        "api_app_id": "A0STANDIN",
-        "trigger_id": "t.typing",
-        "view": {**state, "callback_id": view["callback_id"]},
-        "actions": [{"type": "plain_text_input", "action_id": "text", "block_id": "text", "value": "hi"}],
-    }
+    typing = keystroke(view, state, "hi")
     assert acked(await app.interaction(typing)) == {}
     await app.settled()
     (updated,) = views(app, "views.update")
