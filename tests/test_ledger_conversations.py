@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from bot.ledger import Conversation, Ledger, Report, SendStatus
 from tests.test_ledger import entry, run, url  # noqa: F401  (the url fixture: SQLite and PostgreSQL)
@@ -12,20 +13,22 @@ from tests.test_ledger import entry, run, url  # noqa: F401  (the url fixture: S
 NUMBER = "+16175550100"
 
 
-async def start(ledger: Ledger) -> Conversation:
-    return await ledger.start_conversation(
-        conversation_id="c1",
-        provider="twlo",
-        channel_key="ck",
-        number=NUMBER,
-        name="Ann",
-        channel_id="C1",
-        thread_ts="1.1",
-        head_ts="1.1",
-        head="{}",
-        previous=None,
-        text="hello",
-    )
+async def start(ledger: Ledger, **changes: Any) -> Conversation:
+    """Ann's conversation in C1, or another with `changes` to its fields."""
+    fields: dict[str, Any] = {
+        "conversation_id": "c1",
+        "provider": "twlo",
+        "channel_key": "ck",
+        "number": NUMBER,
+        "name": "Ann",
+        "channel_id": "C1",
+        "thread_ts": "1.1",
+        "head_ts": "1.1",
+        "head": "{}",
+        "previous": None,
+        "text": "hello",
+    }
+    return await ledger.start_conversation(**{**fields, **changes})
 
 
 def test_state_changes_are_claimed_once(url: str) -> None:  # noqa: F811
@@ -90,17 +93,13 @@ def test_a_message_that_waits_for_no_answer_ends_the_wait_until_the_next_one(url
             assert again.waiting_since > stopped.last_customer_at
 
             # A conversation may start with one: open, waiting for nothing.
-            second = await ledger.start_conversation(
+            second = await start(
+                ledger,
                 conversation_id="c2",
-                provider="twlo",
-                channel_key="ck",
                 number="+16175550101",
                 name=None,
-                channel_id="C1",
                 thread_ts="2.2",
                 head_ts="2.2",
-                head="{}",
-                previous=None,
                 text="QUIT",
                 waits=False,
             )
