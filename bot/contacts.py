@@ -2,9 +2,14 @@
 which Sociocs team member a Slack user is (the `user_id` that shows the real sender in Sociocs).
 
 Slack-free. Lookups are cached briefly, because the typeahead asks on every keystroke and Slack gives
-it 3 s, and because a send should not wait on Sociocs for facts that rarely change:
-isblocked for a few minutes (a block made through the bot updates the cache at once), team members
-refreshed every few minutes, searches for a minute.
+it 3 s, and because a send should not wait on Sociocs for facts that rarely change: a number's contact
+(its name and whether it is blocked) for a few minutes (a block made through the bot updates the cache
+at once), team members refreshed every few minutes, searches for a minute.
+
+Whether a number is blocked comes with its contact (`GET /contacts/{phone}` carries `is_blocked`), so a
+send asks Sociocs once before it goes, not twice (#18): blocking is something Sociocs does to a contact
+("Is contact blocked", "Block contact" in its documentation; blocking a number makes it one), so a
+number with no contact is not blocked. Only a contact answer that does not say asks `isblocked`.
 """
 
 from __future__ import annotations
@@ -69,6 +74,15 @@ class TtlCache(Generic[K, V]):
 
 
 @dataclass(frozen=True, slots=True)
+class Facts:
+    """What Sociocs says of one number: its contact's name ("" for none; None: not asked since a block
+    made through the bot) and whether it is blocked (None: Sociocs could not say)."""
+
+    name: str | None
+    blocked: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     """A contact found for a name: its number in E.164 and its name."""
 
@@ -119,10 +133,10 @@ class ContactsService:
         self._user_map = dict(user_map or {})
         self._email_of = email_of
         self._searches: TtlCache[tuple[str, int], tuple[Match, ...]] = TtlCache(SEARCH_TTL)
-        self._blocked: TtlCache[str, bool] = TtlCache(BLOCKED_TTL, size=10000)
+        self._facts: TtlCache[str, Facts] = TtlCache(BLOCKED_TTL, size=10000)
+        self._asking: dict[str, asyncio.Future[Facts]] = {}  # one lookup of a number at a time
         self._team: TtlCache[str, list[dict[str, Any]]] = TtlCache(TEAM_TTL, size=1)
         self._team_lock = asyncio.Lock()
-        self._names: TtlCache[str, str] = TtlCache(BLOCKED_TTL, size=10000)  # number → name ("" for none)
         self._senders: TtlCache[str, str] = TtlCache(TEAM_TTL)  # Slack user → team member id ("" for none)
         self._senders_lock = asyncio.Lock()  # one lookup at a time: a send to ten people asks once
 
@@ -163,35 +177,56 @@ class ContactsService:
 
     async def is_blocked(self, number: str) -> bool | None:
         """Whether Sociocs has the number blocked; None when it cannot say (the send then goes on)."""
-        if self._api is None:
-            return None
-        cached = self._blocked.get(number)
-        if cached is not None:
-            return cached
-        try:
-            blocked = await self._api.is_blocked(number, timeout=SEARCH_TIMEOUT)
-        except ContactsError as exc:
-            log.warning("could not ask Sociocs whether a number is blocked: %s", exc)
-            return None
-        self._blocked.put(number, blocked)
-        return blocked
+        facts = await self._facts_of(number, want_name=False)
+        return None if facts is None else facts.blocked
 
     async def contact_name(self, number: str) -> str | None:
-        """The name of the Sociocs contact with this number (GET /contacts/{phone}, cached); None when
-        there is none or Sociocs cannot say quickly (the send goes on without it)."""
+        """The name of the Sociocs contact with this number; None when there is none or Sociocs cannot
+        say (the send goes on without it)."""
+        facts = await self._facts_of(number, want_name=True)
+        return (facts.name or None) if facts is not None else None
+
+    async def _facts_of(self, number: str, *, want_name: bool) -> Facts | None:
+        """The number's facts, cached; a send's blocked check and its name lookup share one request."""
         if self._api is None:
             return None
-        cached = self._names.get(number)
-        if cached is not None:
-            return cached or None
+        cached = self._facts.get(number)
+        if cached is not None and (cached.name is not None or not want_name):
+            return cached
+        asking = self._asking.get(number)
+        if asking is None:
+            asking = self._asking[number] = asyncio.ensure_future(self._ask(number))
+            asking.add_done_callback(lambda done: self._forget_asking(number, done))
+        return await asyncio.shield(asking)  # one caller giving up does not cancel the others' answer
+
+    def _forget_asking(self, number: str, done: asyncio.Future[Facts]) -> None:
+        if self._asking.get(number) is done:
+            del self._asking[number]
+
+    async def _ask(self, number: str) -> Facts:
+        """GET /contacts/{phone}: the name, and whether it is blocked (no contact: not blocked); isblocked
+        only when the contact's answer does not say. Cached unless blocked is unknown."""
+        assert self._api is not None
+        asking = self._asking.get(number)
         try:
-            contact = await self._api.get_contact(number, timeout=TYPEAHEAD_TIMEOUT)
+            contact = await self._api.get_contact(number, timeout=SEARCH_TIMEOUT)
         except ContactsError as exc:
-            log.info("could not look up a contact's name: %s", exc)
-            return None
-        name = (contact.name or "").strip() if contact is not None else ""
-        self._names.put(number, name)
-        return name or None
+            log.warning("could not ask Sociocs whether a number is blocked: %s", exc)
+            return Facts(None, None)
+        if contact is None:
+            facts = Facts("", False)
+        else:
+            blocked = contact.is_blocked
+            if blocked is None:
+                try:
+                    blocked = await self._api.is_blocked(number, timeout=SEARCH_TIMEOUT)
+                except ContactsError as exc:
+                    log.warning("could not ask Sociocs whether a number is blocked: %s", exc)
+            facts = Facts((contact.name or "").strip(), blocked)
+        # A block made through the bot meanwhile (it forgets this lookup) is newer than this answer.
+        if facts.blocked is not None and self._asking.get(number) is asking:
+            self._facts.put(number, facts)
+        return facts
 
     async def set_blocked(self, number: str, blocked: bool) -> None:
         """Block or unblock in Sociocs (ContactsUnavailable on failure); the cache follows at once."""
@@ -201,7 +236,9 @@ class ContactsService:
             await self._api.set_blocked(number, blocked)
         except ContactsError as exc:
             raise ContactsUnavailable(str(exc)) from None
-        self._blocked.put(number, blocked)
+        known = self._facts.get(number)
+        self._asking.pop(number, None)
+        self._facts.put(number, Facts(known.name if known is not None else None, blocked))
 
     async def team_members(self) -> list[dict[str, Any]]:
         """GET /team-members, refreshed every few minutes (ContactsUnavailable on failure)."""

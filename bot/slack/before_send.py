@@ -1,7 +1,8 @@
 """What is checked and filled in just before a send goes out, from Sociocs's contacts (#14).
 
-Blocked numbers are not texted: each recipient is checked with Sociocs's isblocked (cached), and a
-blocked one is recorded as not sent and told privately; the others go. If Sociocs cannot say, the
+Blocked numbers are not texted: each recipient's Sociocs contact (cached; `ContactsService` says why
+one lookup tells both name and blocked) is checked, and a blocked one is recorded as not sent and told
+privately; the others go. If Sociocs cannot say, the
 message goes: Sociocs itself only holds back bulk and automated messages from a blocked contact, so a
 lookup failure must not stop a person's own message.
 

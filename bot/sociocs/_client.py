@@ -99,7 +99,9 @@ def _json(response: Reply) -> Any:
 
 
 class SociocsClient(ContactsMixin):
-    """Sends messages and lists channels; at most `max_in_flight` requests at once."""
+    """Sends messages and lists channels: at most `max_in_flight` messages in flight at once, and as many
+    contact lookups in slots of their own (a burst of sends never holds up the form's typeahead, which
+    Slack gives 3 s, nor does a lookup take a send's slot)."""
 
     def __init__(
         self,
@@ -114,16 +116,18 @@ class SociocsClient(ContactsMixin):
         self._timeout = timeout
         self._on_request = on_request
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._lookup_slots = asyncio.Semaphore(max_in_flight)
+        connections = 2 * max_in_flight  # both kinds of slot full, and no request waits for a connection
         if transport is None and not getproxies():
             # httpx's requests over aiohttp (see _transport.py: CPU), unless a proxy is configured in
             # the environment: httpx honours it only with its own transport.
-            transport = AiohttpTransport(max_in_flight)
+            transport = AiohttpTransport(connections)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"apikey": api_key, "accept": "application/json", "user-agent": "sociocs-slack-bot"},
             # The pool wait is bounded by our own semaphore, so only connect/read/write time out.
             timeout=httpx.Timeout(timeout, pool=None),
-            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             transport=transport,
         )
         # The hot requests (the send, the contact lookups) skip httpx's request machinery when aiohttp

@@ -32,12 +32,15 @@ class Contact(BaseModel):
     name: str | None = None
     phone_number: str | None = None
     phone_number_cc: str | None = None
-    is_blocked: bool = False
+    is_blocked: bool | None = None  # None: the answer did not say
 
     @field_validator("is_blocked", mode="before")
     @classmethod
     def _flag(cls, value: object) -> object:
-        return bool(value) if value is not None else False
+        """1/0 as documented; true/false and their strings read the same way, anything else is unknown."""
+        if isinstance(value, str):
+            return {"1": True, "true": True, "0": False, "false": False}.get(value.strip().lower())
+        return bool(value) if isinstance(value, bool | int) else None
 
     @property
     def e164(self) -> str | None:
@@ -70,7 +73,7 @@ class ContactsMixin:
     """Contacts endpoints; mixed into `SociocsClient`, which provides `_http`."""
 
     _http: httpx.AsyncClient
-    _slots: asyncio.Semaphore
+    _lookup_slots: asyncio.Semaphore
 
     async def _request(self, method: str, path: str, *, json: Any = None, timeout: float | None = None) -> Reply:
         raise NotImplementedError  # SociocsClient's
@@ -80,8 +83,8 @@ class ContactsMixin:
     ) -> Any:
         """One call; the `data` of a success answer, or ContactsError."""
         try:
-            # Within SOCIOCS_MAX_CONCURRENCY like the sends: waiting here is cheap, in the pool it is not.
-            async with self._slots:
+            # Slots of their own, as many as the sends': waiting here is cheap, in the pool it is not.
+            async with self._lookup_slots:
                 response: Reply
                 if params:  # a query: httpx encodes it (searches are rare next to sends)
                     extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout, pool=None)}

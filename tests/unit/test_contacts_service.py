@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -21,6 +22,7 @@ class FakeApi:
         self.calls: list[str] = []
         self.fail = False
         self.blocked: dict[str, bool] = {}
+        self.delay = 0.0
 
     async def search_contacts(self, query: str, *, limit: int = 5, timeout: float | None = None) -> list[Contact]:
         self.calls.append(f"search {query}")
@@ -36,7 +38,13 @@ class FakeApi:
 
     async def get_contact(self, number: str, *, timeout: float | None = None) -> Contact | None:
         self.calls.append(f"get {number}")
-        return next((c for c in self.contacts if c.e164 == number), None)
+        if self.fail:
+            raise ContactsError("HTTP 503: down")
+        found = next((c for c in self.contacts if c.e164 == number), None)
+        if found is None and number in self.blocked:  # Sociocs blocks contacts: blocking made one
+            found = Contact(name="", phone_number=number[1:], is_blocked=int(self.blocked[number]))
+        await asyncio.sleep(self.delay)  # the answer as it was when asked
+        return found
 
     async def set_blocked(self, number: str, blocked: bool) -> None:
         self.calls.append(f"block {number} {blocked}")
@@ -85,16 +93,64 @@ async def test_isblocked_is_cached_and_follows_a_block_at_once() -> None:
     assert await service.is_blocked("+16175551212") is False
     await service.set_blocked("+16175551212", True)
     assert await service.is_blocked("+16175551212") is True
-    assert api.calls == ["isblocked +16175551212", "block +16175551212 True"]
+    assert await service.contact_name("+16175551212") is None
+    assert api.calls == ["get +16175551212", "block +16175551212 True"]
+    await service.set_blocked("+16175550000", True)  # never looked up: blocked is known, the name is not
+    assert await service.is_blocked("+16175550000") is True
+    assert await service.contact_name("+16175550000") is None
+    assert api.calls[2:] == ["block +16175550000 True", "get +16175550000"]
 
 
-async def test_a_failing_isblocked_says_unknown_and_a_failing_search_is_unavailable() -> None:
+async def test_a_send_asks_once_for_the_name_and_whether_blocked_and_no_contact_is_not_blocked() -> None:
+    """GET /contacts/{phone} says both (#18): a blocked check and a name lookup at once make one request."""
+    api = FakeApi(contacts=[Contact(name=" Jane Doe ", phone_number="16175551212", is_blocked=1)])
+    api.delay = 0.01
+    service = ContactsService(api)
+    blocked, name = await asyncio.gather(service.is_blocked("+16175551212"), service.contact_name("+16175551212"))
+    assert (blocked, name) == (True, "Jane Doe")
+    assert await service.is_blocked("+16175559999") is False  # no contact: nothing Sociocs could block
+    assert await service.contact_name("+16175559999") is None
+    assert api.calls == ["get +16175551212", "get +16175559999"]
+
+
+async def test_a_contact_that_does_not_say_whether_it_is_blocked_asks_isblocked() -> None:
+    api = FakeApi(contacts=[Contact(name="Jane", phone_number="16175551212")])
+    api.blocked["+16175551212"] = True
+    service = ContactsService(api)
+    assert await service.is_blocked("+16175551212") is True
+    assert await service.contact_name("+16175551212") == "Jane"
+    assert api.calls == ["get +16175551212", "isblocked +16175551212"]
+
+
+async def test_a_block_made_while_a_lookup_is_out_is_what_the_cache_keeps() -> None:
+    api = FakeApi()
+    api.delay = 0.05
+    service = ContactsService(api)
+    looking = asyncio.ensure_future(service.is_blocked("+16175551212"))
+    await asyncio.sleep(0.01)
+    await service.set_blocked("+16175551212", True)
+    assert await looking is False  # asked before the block
+    assert await service.is_blocked("+16175551212") is True
+
+
+async def test_a_failing_lookup_says_unknown_is_asked_again_and_a_failing_search_is_unavailable() -> None:
     api = FakeApi()
     api.fail = True
     service = ContactsService(api)
     assert await service.is_blocked("+16175551212") is None
+    assert await service.contact_name("+16175551212") is None
+    assert api.calls == ["get +16175551212", "get +16175551212"]
     with pytest.raises(ContactsUnavailable):
         await service.search("jane")
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"), [(1, True), (0, False), ("1", True), ("false", False), (None, None), ("maybe", None)]
+)
+def test_a_contacts_blocked_flag_is_read_as_sociocs_writes_it_and_anything_else_is_unknown(
+    sent: object, read: bool | None
+) -> None:
+    assert Contact.model_validate({"name": "x", "is_blocked": sent}).is_blocked is read
 
 
 async def test_an_exact_name_wins_over_partial_matches_and_searches_are_cached() -> None:
@@ -140,7 +196,7 @@ async def test_the_client_puts_digits_in_paths_and_refuses_short_queries() -> No
 
 
 async def test_a_contacts_name_is_looked_up_once_and_none_is_remembered_too() -> None:
-    api = FakeApi(contacts=[Contact(name=" Jane Doe ", phone_number="16175551212")])
+    api = FakeApi(contacts=[Contact(name=" Jane Doe ", phone_number="16175551212", is_blocked=0)])
     service = ContactsService(api)
     assert await service.contact_name("+16175551212") == "Jane Doe"
     assert await service.contact_name("+16175551212") == "Jane Doe"

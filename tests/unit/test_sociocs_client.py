@@ -228,3 +228,35 @@ async def test_subscribe_webhook_failures_raise_readable_errors(handler: Handler
             )
     finally:
         await client.aclose()
+
+
+async def test_sends_and_contact_lookups_have_slots_of_their_own():
+    """`max_in_flight` messages at once, and as many lookups beside them (#18): a burst of sends never
+    holds up the typeahead's search, which Slack gives 3 s, nor do lookups take the sends' slots."""
+    import asyncio
+
+    release = asyncio.Event()
+    in_flight = {"message": 0, "lookup": 0}
+    most = {"message": 0, "lookup": 0}
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        kind = "message" if request.url.path == "/message" else "lookup"
+        in_flight[kind] += 1
+        most[kind] = max(most[kind], in_flight[kind])
+        await release.wait()
+        in_flight[kind] -= 1
+        if kind == "message":
+            return httpx.Response(200, json={"status": "success", "data": {"message_id": "SM1"}})
+        return httpx.Response(200, json={"status": "success", "data": []})
+
+    client = SociocsClient(api_key=KEY, transport=httpx.MockTransport(handle), max_in_flight=2)
+    try:
+        sends = [asyncio.ensure_future(client.send(PAYLOAD)) for _ in range(3)]
+        searches = [asyncio.ensure_future(client.search_contacts("jane")) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        assert in_flight == {"message": 2, "lookup": 2}  # each kind full, neither waiting for the other
+        release.set()
+        await asyncio.gather(*sends, *searches)
+    finally:
+        await client.aclose()
+    assert most == {"message": 2, "lookup": 2}
