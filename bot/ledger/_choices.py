@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Executable, String, Table, Text, and_, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ledger._async import AsyncEngine
 from bot.ledger._schema import instances, metadata
 
 contact_choices = Table(

@@ -28,8 +28,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ledger._async import AsyncEngine
 from bot.ledger._schema import metadata, sends
 from bot.ledger._upsert import upsert_into
 

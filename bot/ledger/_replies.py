@@ -35,8 +35,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ledger._async import AsyncEngine
 from bot.ledger._prepared import Prepared, fetch
 from bot.ledger._reader import SyncReads
 from bot.ledger._records import SendRecord, record_from_row

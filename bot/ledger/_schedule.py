@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, Connection, DateTime, Executable, String, Table, and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.schedule import zone_named
+from bot.ledger._async import AsyncEngine
 from bot.ledger._records import SendRecord, SendStatus, record_from_row
 from bot.ledger._schema import events, metadata, sends
 

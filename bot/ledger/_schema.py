@@ -20,7 +20,8 @@ from sqlalchemy import (
     pool,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.ledger._async import AsyncEngine, create_async_engine
 
 SCHEMA_VERSION = 3
 metadata = MetaData()

@@ -35,8 +35,8 @@ from sqlalchemy import (
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.ledger._async import AsyncConnection, AsyncEngine
 from bot.ledger._batch import GroupCommit
 from bot.ledger._checkpoint import Checkpointer
 from bot.ledger._choices import ChoicesMixin

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime, String, Table, and_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ledger._async import AsyncEngine
 from bot.ledger._schema import metadata
 from bot.ledger._upsert import upsert_into
 

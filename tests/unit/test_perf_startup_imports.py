@@ -1,0 +1,128 @@
+"""Start-up imports (issue 18): what serving imports before it is ready stays without the modules it
+never uses, so a later change does not silently bring their cost back. Each check runs in a fresh
+interpreter, since this one has imported everything already."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str) -> dict[str, object]:
+    """Run `code` in a fresh interpreter; it prints one JSON object as its last line."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# Imported by nothing that serving HTTP needs: the ORM (sqlalchemy.ext.asyncio's __init__ would bring
+# it: bot/ledger/_async.py), httpx's command-line tool (rich, pygments: bot.cli), the PostgreSQL
+# dialect (a SQLite ledger), Socket Mode (HTTP mode), and the other commands.
+DEFERRED = [
+    "sqlalchemy.orm",
+    "sqlalchemy.ext.asyncio.session",
+    "httpx._main",
+    "rich",
+    "pygments",
+    "sqlalchemy.dialects.postgresql",
+    "slack_bolt.adapter.socket_mode",
+    "slack_sdk.socket_mode",
+    "bot.check",
+    "bot.console",
+]
+
+
+def test_serving_imports_none_of_the_deferred_modules() -> None:
+    # What `python -m bot` imports before it serves: the command line, then the server and the app.
+    found = _run(
+        f"""
+        import json, sys
+        import bot.cli
+        bot.cli._without_httpx_cli()
+        import bot.serve
+        heavy = {DEFERRED!r}
+        print(json.dumps({{"imported": [name for name in heavy if sys.modules.get(name) is not None]}}))
+        """
+    )
+    assert found["imported"] == []
+
+
+def test_the_asyncio_package_is_sqlalchemys_own_when_used() -> None:
+    # The package the ledger imports without its __init__ still gives every name of that __init__,
+    # its submodules and their classes being the same objects.
+    found = _run(
+        """
+        import json, sys
+        import bot.ledger
+        import sqlalchemy.ext.asyncio as package
+        from sqlalchemy.ext.asyncio import engine
+        before = "sqlalchemy.orm" in sys.modules
+        from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+        from bot.ledger._async import AsyncEngine as ledgers
+
+        print(json.dumps({
+            "orm_before": before,
+            "orm_after": "sqlalchemy.orm" in sys.modules,
+            "same_engine": AsyncEngine is engine.AsyncEngine is ledgers is package.AsyncEngine,
+            "same_create": create_async_engine is engine.create_async_engine,
+            "session": AsyncSession.__module__,
+            "maker": async_sessionmaker.__module__,
+            "plain_module": type(package).__name__,
+            "session_submodule": package.session is sys.modules["sqlalchemy.ext.asyncio.session"],
+        }))
+        """
+    )
+    assert found == {
+        "orm_before": False,
+        "orm_after": True,
+        "same_engine": True,
+        "same_create": True,
+        "session": "sqlalchemy.ext.asyncio.session",
+        "maker": "sqlalchemy.ext.asyncio.session",
+        "plain_module": "module",
+        "session_submodule": True,
+    }
+
+
+def test_a_name_the_package_lacks_is_still_an_attribute_error() -> None:
+    found = _run(
+        """
+        import json
+        import bot.ledger
+        import sqlalchemy.ext.asyncio as package
+        try:
+            package.no_such_name
+        except AttributeError as exc:
+            first = str(exc)
+        try:
+            from sqlalchemy.ext.asyncio import no_such_name  # noqa: F401
+        except ImportError:
+            second = "ImportError"
+        print(json.dumps({"first": first, "second": second, "session": hasattr(package, "AsyncSession")}))
+        """
+    )
+    assert found == {
+        "first": "module 'sqlalchemy.ext.asyncio' has no attribute 'no_such_name'",
+        "second": "ImportError",
+        "session": True,
+    }
+
+
+def test_imported_first_the_package_is_left_as_it_is() -> None:
+    found = _run(
+        """
+        import json
+        import sqlalchemy.ext.asyncio as package
+        import bot.ledger
+        import sqlalchemy.ext.asyncio as again
+        print(json.dumps({"same": package is again, "plain": type(again).__name__}))
+        """
+    )
+    assert found == {"same": True, "plain": "module"}
