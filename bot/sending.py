@@ -277,9 +277,11 @@ class SendService:
         draft = accepted.draft
         await _safely(reporter.started(draft), "reporting the start of a send")
         report = reporter.location()
+        # The body is the same for every recipient but the number: built (and the sender looked up) once.
+        base = await self._payload(draft, draft.recipients[0], accepted.requester) if draft.recipients else None
         outcomes = await asyncio.gather(
             *(
-                self._one(draft, recipient, send_id, reporter, accepted.requester, report)
+                self._one(draft, recipient, send_id, reporter, accepted.requester, report, base)
                 for recipient, send_id in zip(draft.recipients, accepted.send_ids, strict=True)
             )
         )
@@ -294,12 +296,13 @@ class SendService:
         reporter: Reporter,
         requester: Requester,
         report: Report | None = None,
+        base: MessagePayload | None = None,
     ) -> Outcome:
-        payload = payload_for(draft, recipient, self.channel_key(draft.provider))
-        if self.sender_of is not None:
-            sociocs_user = await _quietly(self.sender_of(requester.user_id))
-            if sociocs_user:
-                payload = payload.model_copy(update={"user_id": sociocs_user})
+        """`base`: the send's body for another of its recipients (see `send`), else built here."""
+        if base is None:
+            payload = await self._payload(draft, recipient, requester)
+        else:
+            payload = base if base.to == recipient.e164 else base.model_copy(update={"to": recipient.e164})
         started = time.perf_counter()
         with metrics.sends_in_flight():
             outcome = await self._attempts(send_id, payload, draft, report)
@@ -308,29 +311,39 @@ class SendService:
         await self._record_outcome(send_id, outcome, scheduled=draft.schedule is not None)
         if outcome.message_id and self.after_sent is not None:
             await _safely(self.after_sent(outcome.message_id), f"applying early status updates of {send_id}")
-        shown = recipient.e164 if self._log_numbers else recipient.masked()
-        log.info(
-            "send %s provider=%s to=%s outcome=%s message_id=%s status=%s latency_ms=%.0f via=%s user=%s",
-            send_id,
-            draft.provider.value,
-            shown,
-            outcome.kind.value,
-            outcome.message_id or "-",
-            outcome.http_status or "-",
-            elapsed_ms,
-            requester.via,
-            requester.user_id,
-            extra={
-                "send_id": send_id,
-                "user": requester.user_id,
-                "provider": draft.provider.value,
-                "recipient": shown,
-                "outcome": outcome.kind.value,
-                "latency_ms": round(elapsed_ms),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # its arguments are built only when it is written
+            shown = recipient.e164 if self._log_numbers else recipient.masked()
+            log.info(
+                "send %s provider=%s to=%s outcome=%s message_id=%s status=%s latency_ms=%.0f via=%s user=%s",
+                send_id,
+                draft.provider.value,
+                shown,
+                outcome.kind.value,
+                outcome.message_id or "-",
+                outcome.http_status or "-",
+                elapsed_ms,
+                requester.via,
+                requester.user_id,
+                extra={
+                    "send_id": send_id,
+                    "user": requester.user_id,
+                    "provider": draft.provider.value,
+                    "recipient": shown,
+                    "outcome": outcome.kind.value,
+                    "latency_ms": round(elapsed_ms),
+                },
+            )
         await _safely(reporter.finished(recipient, payload, outcome, send_id), f"reporting the outcome of {send_id}")
         return outcome
+
+    async def _payload(self, draft: Draft, recipient: PhoneNumber, requester: Requester) -> MessagePayload:
+        """The `POST /message` body for `recipient`, sent as the requester's Sociocs team member when known."""
+        payload = payload_for(draft, recipient, self.channel_key(draft.provider))
+        if self.sender_of is not None:
+            sociocs_user = await _quietly(self.sender_of(requester.user_id))
+            if sociocs_user:
+                payload = payload.model_copy(update={"user_id": sociocs_user})
+        return payload
 
     async def _attempts(self, send_id: str, payload: MessagePayload, draft: Draft, report: Report | None) -> Outcome:
         """Call Sociocs, retrying on its own only while the message provably did not go out.

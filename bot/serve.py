@@ -80,7 +80,7 @@ async def _watch_ledger(bot: Bot, down: list[str]) -> None:
     there first, so without it the bot cannot do its job and /readyz says so."""
     while True:
         try:
-            await asyncio.wait_for(bot.ledger.get("readiness-check"), LEDGER_CHECK_TIMEOUT_SECONDS)
+            await asyncio.wait_for(bot.ledger.readable(), LEDGER_CHECK_TIMEOUT_SECONDS)
         except Exception as exc:
             if not down:
                 log.warning("the ledger is unreachable (%s): not ready until it answers", type(exc).__name__)

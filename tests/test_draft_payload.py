@@ -482,3 +482,11 @@ def test_payload_properties(text: str, name: str | None, images: list[str], file
     redacted = payload_for(d, d.recipients[0], key).redacted()
     assert redacted["channel_key"] == "…" + key[-4:]
     assert redacted == {**body, "channel_key": "…" + key[-4:]}
+
+
+def test_a_hundred_recipients_keep_the_first_of_each_number_in_order() -> None:
+    typed = [f"+1617555{i:04d}" for i in range(100)]
+    rules = Rules(channel_keys={Provider.TWLO: "ck"}, default_provider=Provider.TWLO, max_recipients=100)
+    mixed = typed[:50] + [t.replace("+1617", "+1 617 ") for t in typed[:25]] + typed[50:75]
+    draft = make_draft(RawDraft(mixed, text="x"), rules)
+    assert [r.e164 for r in draft.recipients] == typed[:75]

@@ -371,3 +371,47 @@ def test_what_a_reply_shows_is_recorded_and_a_gone_process_leaves_it_to_another(
     assert [(t.reply_ts, t.shown) for t in taken] == [("10.2", {ids[0]: "sent"})]
     assert state is not None and state.complete and state.shown == {i: "sent" for i in ids}
     assert live == 1
+
+
+def test_many_marks_in_one_transaction_each_say_whether_the_send_is_this_processes(url: str) -> None:
+    """A command's sends are marked pending together (group commit); their rows are read back in
+    chunks, one statement per chunk (#18): each answer is still its own send's."""
+
+    async def body() -> tuple[list[str], list[bool], bool, Any]:
+        ledger = await Ledger.open(url)
+        try:
+            entries = [entry(f"+1617555{i:04d}") for i in range(150)]
+            ids = await ledger.reserve(entries, user_id="U1", limit_per_minute=None)
+            assert isinstance(ids, list)
+            await ledger.finish(ids[70], SendStatus.FAILED, message_id=None, error="blocked", http_status=None)
+            report = Report("C1", "1.1", "1.1")
+            started = await asyncio.gather(*(ledger.start_attempt(i, report=report) for i in ids))
+            again = await ledger.start_attempt(ids[149])  # pending and ours: an automatic retry may go
+            thread = await ledger.thread_for(provider="twlo", channel_key="ck", number="+16175550149")
+            return ids, list(started), again, thread
+        finally:
+            await ledger.close()
+
+    _, started, again, thread = run(body)
+    assert started == [i != 70 for i in range(150)] and again
+    assert thread == ("C1", "1.1")  # the number's latest conversation, as for a send marked alone
+
+
+def test_the_ledger_says_whether_it_can_be_read(url: str, tmp_path: Path) -> None:
+    """Readiness reads through the reader's thread: its error is the answer when the ledger cannot be read."""
+    from sqlalchemy import create_engine
+
+    async def body() -> tuple[bool, str]:
+        ledger = await Ledger.open(url)
+        try:
+            await ledger.readable()
+            ledger._sync_reads._engine = create_engine(f"sqlite:///{tmp_path}/missing/dir/ledger.db")
+            try:
+                await ledger.readable()
+            except Exception as exc:
+                return True, type(exc).__name__
+            return True, "no error"
+        finally:
+            await ledger.close()
+
+    assert run(body) == (True, "OperationalError")

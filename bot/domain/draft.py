@@ -143,6 +143,7 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
         problems.append(problem)
 
     recipients: list[PhoneNumber] = []
+    seen: set[PhoneNumber] = set()  # a number typed twice is texted once (a list's `in` is quadratic: #18)
     entries = [r.strip() for r in raw.recipients if r.strip()]
     if not entries:
         problems.append(Problem("to", "Add at least one phone number to send to."))
@@ -162,7 +163,8 @@ def make_draft(raw: RawDraft, rules: Rules) -> Draft:
                 if refused not in problems:
                     problems.append(refused)
                 continue
-            if number not in recipients:
+            if number not in seen:
+                seen.add(number)
                 recipients.append(number)
 
     name = " ".join((raw.name or "").split()) or None

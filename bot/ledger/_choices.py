@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Executable, String, Table, Text, and_, delete, insert, select, update
 
 from bot.ledger._async import AsyncEngine
+from bot.ledger._reader import SyncReads
 from bot.ledger._schema import instances, metadata
 
 contact_choices = Table(
@@ -81,6 +82,7 @@ class ChoicesMixin:
 
     _engine: AsyncEngine
     _reads: AsyncEngine
+    _sync_reads: SyncReads  # Ledger's: reads in the reader's thread, one hand-off each
     _write: Callable[[Executable], Awaitable[int]]
     instance_id: str
     dead_after: float
@@ -118,14 +120,10 @@ class ChoicesMixin:
         """Claim (delete, once across replicas) the names left unsettled by processes that are gone."""
         cutoff = _now() - timedelta(seconds=self.dead_after)
         alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
-        async with self._engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(name_lookups).where(
-                        and_(name_lookups.c.owner != self.instance_id, name_lookups.c.owner.not_in(alive))
-                    )
-                )
-            ).all()
+        query = select(name_lookups).where(
+            and_(name_lookups.c.owner != self.instance_id, name_lookups.c.owner.not_in(alive))
+        )
+        rows = await self._sync_reads.run(lambda conn: conn.execute(query).all())  # each claimed below
         lost: list[LostLookup] = []
         for row in rows:
             async with self._engine.begin() as conn:

@@ -33,6 +33,10 @@ SEND_COLUMNS = (
 )
 
 
+STARTED_COLUMNS = (sends.c.id, sends.c.provider, sends.c.channel_key, sends.c.recipient, sends.c.status, sends.c.owner)
+STARTED_CHUNK = 64  # ids per read of the sends a transaction marked pending (at most this many variants)
+
+
 class HotStatements:
     """The prepared statements of one dialect (those of `slack_replies`: `_replies.ReplyStatements`)."""
 
@@ -86,11 +90,10 @@ class HotStatements:
             dialect,
         )
         self.started = Prepared(
-            select(
-                sends.c.id, sends.c.provider, sends.c.channel_key, sends.c.recipient, sends.c.status, sends.c.owner
-            ).where(sends.c.id == bindparam("b_id", type_=String)),
+            select(*STARTED_COLUMNS).where(sends.c.id == bindparam("b_id", type_=String)),
             dialect,
         )
+        self._started_in: dict[int, Prepared] = {}
         joined = upsert_into(thread_customers, postgres=postgres)
         self.join_thread = Prepared(
             joined.on_conflict_do_nothing(),
@@ -122,3 +125,14 @@ class HotStatements:
             ),
             dialect,
         )
+
+    def started_in(self, count: int) -> Prepared:
+        """`started` for `count` ids at once (`i0`…; 1 ≤ count ≤ STARTED_CHUNK): one statement for a
+        transaction's marks instead of one per send (#18). Prepared on first use, one per count."""
+        prepared = self._started_in.get(count)
+        if prepared is None:
+            ids = [bindparam(f"i{n}", type_=String) for n in range(count)]
+            prepared = self._started_in[count] = Prepared(
+                select(*STARTED_COLUMNS).where(sends.c.id.in_(ids)), self.dialect
+            )
+        return prepared

@@ -244,18 +244,10 @@ class RepliesMixin:
         """Claim the incomplete replies of processes that are gone, for this process to show."""
         cutoff = _now() - timedelta(seconds=self.dead_after)
         alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
-        async with self._reads.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(replies).where(
-                        and_(
-                            replies.c.complete == 0,
-                            replies.c.owner.not_in(alive),
-                            replies.c.owner != self.instance_id,
-                        )
-                    )
-                )
-            ).all()
+        query = select(replies).where(
+            and_(replies.c.complete == 0, replies.c.owner.not_in(alive), replies.c.owner != self.instance_id)
+        )
+        rows = await self._sync_reads.run(lambda conn: conn.execute(query).all())
         return [_state(row) for row in rows if await self._claim(row, replies.c.owner, replies.c.complete == 0)]
 
     async def statuses_due(self, channel_id: str, summary_ts: str, due: bool) -> None:
@@ -275,14 +267,10 @@ class RepliesMixin:
         """Claim the summaries whose status edit a gone process left due: (channel, summary ts)."""
         cutoff = _now() - timedelta(seconds=self.dead_after)
         alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
-        async with self._reads.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(replies.c.channel_id, replies.c.summary_ts, replies.c.statuses_owner).where(
-                        and_(replies.c.statuses_due == 1, replies.c.statuses_owner.not_in(alive))
-                    )
-                )
-            ).all()
+        query = select(replies.c.channel_id, replies.c.summary_ts, replies.c.statuses_owner).where(
+            and_(replies.c.statuses_due == 1, replies.c.statuses_owner.not_in(alive))
+        )
+        rows = await self._sync_reads.run(lambda conn: conn.execute(query).all())
         return [
             (row.channel_id, row.summary_ts)
             for row in rows
@@ -309,6 +297,6 @@ class RepliesMixin:
     async def live_instances(self) -> int:
         """How many bot processes are alive (beat within `dead_after`): for sharing Slack's rate limits."""
         cutoff = _now() - timedelta(seconds=self.dead_after)
-        async with self._reads.connect() as conn:
-            count = (await conn.execute(select(func.count()).where(instances.c.heartbeat_at > cutoff))).scalar()
+        query = select(func.count()).where(instances.c.heartbeat_at > cutoff)
+        count = await self._sync_reads.run(lambda conn: conn.execute(query).scalar())
         return max(1, int(count or 0))

@@ -41,7 +41,7 @@ from bot.ledger._batch import GroupCommit
 from bot.ledger._checkpoint import Checkpointer
 from bot.ledger._choices import ChoicesMixin
 from bot.ledger._conversations import ConversationsMixin
-from bot.ledger._hot import HotStatements
+from bot.ledger._hot import STARTED_CHUNK, HotStatements
 from bot.ledger._prepared import Prepared, execute, execute_many, fetch, rowcount
 from bot.ledger._reader import SyncReads
 from bot.ledger._records import (
@@ -490,7 +490,12 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 for r in requests
             ],
         )
-        rows = {row.id: row for r in requests for row in fetch(conn, hot.started, {"b_id": r.send_id})}
+        ids = list(dict.fromkeys(r.send_id for r in requests))
+        rows: dict[str, Any] = {}
+        for at in range(0, len(ids), STARTED_CHUNK):
+            chunk = ids[at : at + STARTED_CHUNK]
+            values = {f"i{n}": send_id for n, send_id in enumerate(chunk)}
+            rows.update((row.id, row) for row in fetch(conn, hot.started_in(len(chunk)), values))
         started = [
             r.send_id in rows
             and rows[r.send_id].status == SendStatus.PENDING.value
@@ -629,6 +634,14 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         async with self._engine.begin() as conn:
             await conn.execute(instances.delete().where(instances.c.heartbeat_at <= cutoff))
         return recovered
+
+    async def readable(self) -> None:
+        """Read the ledger once, or raise why it cannot be read (readiness asks every two seconds).
+
+        One hand-off to the reader's thread and a prepared statement: through the async engine the
+        same check cost about 2.4 ms of CPU each time, more than a send's ledger work (#18)."""
+        prepared, values = self._hot.started, {"b_id": "readiness-check"}
+        await self._sync_reads.run(lambda conn: fetch(conn, prepared, values))
 
     async def get(self, send_id: str) -> SendRecord | None:
         async with self._reads.connect() as conn:

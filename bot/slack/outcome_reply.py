@@ -219,6 +219,10 @@ class Replies:
         self._outbox = outbox
         self.book = book  # what each reply shows, kept in the ledger
         self._posting: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+        # Shows asked for and not yet begun (one per reply, shared by every caller meanwhile), and the
+        # task running a reply's shows one after another.
+        self._next_show: dict[tuple[str, str], asyncio.Future[bool]] = {}
+        self._showing: dict[tuple[str, str], asyncio.Task[None]] = {}
         # Replies Slack refused to take (not a rate limit: those are waited out), for a private fallback.
         self.refused: set[tuple[str, str]] = set()
 
@@ -229,7 +233,40 @@ class Replies:
         return await self.book.state(channel_id, summary_ts)
 
     async def show(self, channel_id: str, summary_ts: str) -> bool:
-        """Bring the send's reply up to date with the ledger; False when the send has no managed reply."""
+        """Bring the send's reply up to date with the ledger; False when the send has no managed reply.
+
+        Calls for one reply share the work: each joins the next show not yet begun, which reads the
+        ledger after the call was made, so it shows everything recorded before. The 100 outcomes of a
+        command, arriving together, cost one read of the reply's state and one render instead of a
+        hundred of each (#18); shows of one reply run one after another."""
+        key = (channel_id, summary_ts)
+        waiting = self._next_show.get(key)
+        if waiting is None:
+            loop = asyncio.get_running_loop()
+            waiting = self._next_show[key] = loop.create_future()
+            if key not in self._showing:
+                self._showing[key] = loop.create_task(self._run_shows(key), name="slack-reply-show")
+        return await asyncio.shield(waiting)
+
+    async def _run_shows(self, key: tuple[str, str]) -> None:
+        """Run the reply's shows while callers wait for one; each caller gets its show's answer or error."""
+        waiting: asyncio.Future[bool] | None = None
+        try:
+            while (waiting := self._next_show.pop(key, None)) is not None:
+                try:
+                    shown = await self._show_now(*key)
+                except Exception as exc:
+                    waiting.set_exception(exc)
+                    waiting.exception()  # raised to each caller still waiting; not logged again if none is
+                else:
+                    waiting.set_result(shown)
+        finally:
+            del self._showing[key]
+            for left in (waiting, self._next_show.pop(key, None)):  # cancelled (shutdown): nobody hangs
+                if left is not None and not left.done():
+                    left.cancel()
+
+    async def _show_now(self, channel_id: str, summary_ts: str) -> bool:
         state = await self.book.state(channel_id, summary_ts)
         if state is None:
             return False

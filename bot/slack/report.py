@@ -146,7 +146,6 @@ class SlackThreadReporter:
     async def finished(
         self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome, send_id: str | None = None
     ) -> None:
-        line = self._prefix + outcome_text(recipient, payload, outcome)
         if self._managed and self._replies is not None and self.parent_ts is not None:
             # Outcomes of one send arrive close together: wait a moment for the rest, so the reply is
             # usually posted once with all of them rather than posted and then edited.
@@ -159,8 +158,9 @@ class SlackThreadReporter:
             if (self._channel, self.parent_ts) not in self._replies.refused:
                 return
             # Slack refused the reply itself (not a rate limit): the person is told privately at the end.
-            self._pending.append((line, send_id, outcome))
+            self._pending.append((self._line(recipient, payload, outcome), send_id, outcome))
             return
+        line = self._line(recipient, payload, outcome)
         if not self._fallback:
             posted = await slack_call(
                 self._client.chat_postMessage(
@@ -176,6 +176,10 @@ class SlackThreadReporter:
             if posted is not None:
                 return
         self._pending.append((line, send_id, outcome))
+
+    def _line(self, recipient: PhoneNumber, payload: MessagePayload, outcome: Outcome) -> str:
+        """The recipient's outcome as a line of its own (the one reply renders its lines from the ledger)."""
+        return self._prefix + outcome_text(recipient, payload, outcome)
 
     async def done(self) -> None:
         """Whatever could not go in the thread goes to the person, Retry buttons included."""

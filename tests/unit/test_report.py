@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from itertools import count
@@ -211,3 +212,90 @@ async def test_a_429_is_waited_out_and_the_call_made_again(slack: SlackStandin, 
     await client.chat_postMessage(channel="C0R6", text="mine")
     assert len(slack.ratelimited("C0R6")) == 1 and client.ratelimited == 1
     assert [a["text"] for a in posted(slack, "C0R6")][-1] == "mine"
+
+
+async def test_outcomes_arriving_together_share_one_show_of_the_reply(
+    slack: SlackStandin, client: PacedWebClient, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+):
+    reads: list[str] = []
+    original = ledger.reply_state
+
+    async def counted(channel_id: str, summary_ts: str) -> Any:
+        reads.append(summary_ts)
+        return await original(channel_id, summary_ts)
+
+    monkeypatch.setattr(ledger, "reply_state", counted)
+    to = numbers(10)
+    reporter, private, send_ids = await send(ledger, client, "C0R6", to, [])
+    # One show for the ten outcomes (its state read, and the edit's check), not one per outcome (#18).
+    assert len(reads) <= 4
+    assert len(posted(slack, "C0R6")) == 2  # the summary and its one reply
+    shown = slack.current("C0R6", slack.calls_to("chat.postMessage")[-1].response["ts"])
+    assert shown is not None and all(n in shown["text"] for n in to) and private.told == []
+    state = await original("C0R6", str(reporter.parent_ts))
+    assert state is not None and state.complete and set(state.shown) == set(send_ids)
+
+
+class GatedBook:
+    """A reply book whose state reads wait for `gate` and are counted; `fail` makes the next one raise."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.gate = asyncio.Event()
+        self.fail = False
+
+    async def state(self, channel_id: str, summary_ts: str) -> None:
+        self.reads += 1
+        await self.gate.wait()
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("the ledger is down")
+        return None  # no managed reply: show answers False
+
+
+async def until(condition: Any) -> None:
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+async def test_a_show_asked_for_while_one_runs_waits_for_a_show_that_reads_the_ledger_after_it(
+    client: PacedWebClient,
+):
+    book = GatedBook()
+    replies = Replies(client, Outbox(client), book)  # type: ignore[arg-type]
+    first = asyncio.create_task(replies.show("C1", "1.1"))
+    await until(lambda: book.reads == 1)  # the first show has read (its state is older than what follows)
+    later = [asyncio.create_task(replies.show("C1", "1.1")) for _ in range(5)]
+    other = asyncio.create_task(replies.show("C1", "2.2"))  # another reply: its own show, at once
+    await until(lambda: book.reads == 2)
+    book.gate.set()
+    assert await asyncio.gather(first, *later, other) == [False] * 7
+    assert book.reads == 3  # the five later calls shared one show, begun after they asked
+
+
+async def test_a_failed_show_raises_to_every_caller_sharing_it_and_the_next_show_runs_anew(client: PacedWebClient):
+    book = GatedBook()
+    replies = Replies(client, Outbox(client), book)  # type: ignore[arg-type]
+    book.fail = True
+    callers = [asyncio.create_task(replies.show("C1", "1.1")) for _ in range(3)]
+    await until(lambda: book.reads == 1)
+    book.gate.set()
+    results = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results) and book.reads == 1
+    assert await replies.show("C1", "1.1") is False and book.reads == 2
+
+
+async def test_a_caller_that_stops_waiting_does_not_stop_the_show_for_the_others(client: PacedWebClient):
+    book = GatedBook()
+    replies = Replies(client, Outbox(client), book)  # type: ignore[arg-type]
+    impatient = asyncio.create_task(replies.show("C1", "1.1"))
+    patient = asyncio.create_task(replies.show("C1", "1.1"))
+    await until(lambda: book.reads == 1)
+    impatient.cancel()
+    book.gate.set()
+    assert await patient is False
+    with pytest.raises(asyncio.CancelledError):
+        await impatient

@@ -314,3 +314,42 @@ async def test_retry_is_counted_in_the_rate_limit(ledger: Ledger):
     with pytest.raises(DraftError) as refused:
         await svc.retry(send_id, WHO, RecordingReporter())
     assert "limit of 1 messages a minute" in refused.value.problems[0].message
+
+
+async def test_a_send_to_several_looks_up_its_sociocs_sender_once_and_each_body_is_its_recipients(ledger: Ledger):
+    from bot.domain.payload import payload_for
+
+    sender = ScriptedSender()
+    svc = service(ledger, sender)
+    asked: list[str | None] = []
+
+    async def sender_of(user_id: str | None) -> str | None:
+        asked.append(user_id)
+        return "member-7"
+
+    svc.sender_of = sender_of
+    numbers = [f"+1617555{i:04d}" for i in range(300, 310)]
+    accepted = await svc.accept(draft(*numbers, name="Ann"), WHO)
+    await svc.send(accepted, RecordingReporter())
+    assert asked == ["U1"]  # once for the send, not once per recipient (#18)
+    expected = {
+        n.e164: payload_for(accepted.draft, n, "ck-twlo").model_copy(update={"user_id": "member-7"})
+        for n in accepted.draft.recipients
+    }
+    assert len(sender.payloads) == 10 and {p.to: p for p in sender.payloads} == expected
+    assert all(p.to_json() == expected[p.to].to_json() for p in sender.payloads)  # the same bodies, byte for byte
+    assert list(sender.payloads[0].to_json()) == list(expected[sender.payloads[0].to].to_json())  # and key order
+
+
+async def test_a_failed_sender_lookup_sends_every_recipient_as_the_api(ledger: Ledger):
+    sender = ScriptedSender()
+    svc = service(ledger, sender)
+
+    async def sender_of(user_id: str | None) -> str | None:
+        raise RuntimeError("Sociocs is down")
+
+    svc.sender_of = sender_of
+    accepted = await svc.accept(draft(A, B), WHO)
+    outcomes = await svc.send(accepted, RecordingReporter())
+    assert [o.kind for o in outcomes] == [OutcomeKind.SENT, OutcomeKind.SENT]
+    assert sorted(p.to for p in sender.payloads) == [A, B] and all(p.user_id is None for p in sender.payloads)
