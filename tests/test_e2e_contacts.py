@@ -388,6 +388,12 @@ def test_a_number_of_a_known_contact_shows_its_name(
     cbot.command(f"{unknown} hi")
     parent, _ = wait_outcome(slack, unknown)
     assert f"to *{unknown}*" in parent.args["text"] and "name" not in bodies(sociocs, unknown)[0]
+    for sent in (number, unknown):  # one lookup says the name and whether blocked (#18), then the message
+        digits = sent.lstrip("+")
+        assert [c.path for c in sociocs.calls if digits in c.path or (c.body or {}).get("to") == sent] == [
+            f"/contacts/{digits}",
+            "/message",
+        ]
 
 
 def test_a_recipient_blocked_since_is_not_retried(
