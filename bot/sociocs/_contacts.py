@@ -119,14 +119,24 @@ class ContactsMixin:
         return [Contact.model_validate(item) for item in data if isinstance(item, dict)]
 
     async def get_contact(self, number: str, *, timeout: float | None = None) -> Contact | None:
-        """GET /contacts/{phone}; None when Sociocs has no such contact (404)."""
+        """GET /contacts/{phone}; None when Sociocs has no such contact (404, or no data).
+
+        A send's blocked check rests on this answer, so one that cannot be read is a ContactsError
+        (unknown), never taken for "no contact"."""
         try:
             data = await self._call("GET", f"/contacts/{path_digits(number)}", timeout=timeout)
         except ContactsError as exc:
             if str(exc).startswith("HTTP 404"):
                 return None
             raise
-        return Contact.model_validate(data) if isinstance(data, dict) else None
+        if data is None:
+            return None
+        try:
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return Contact.model_validate(data)
+        except ValueError:  # pydantic's ValidationError is a ValueError
+            raise ContactsError("unexpected reply to GET /contacts/{phone}") from None
 
     async def is_blocked(self, number: str, *, timeout: float | None = None) -> bool:
         """GET /contacts/isblocked/{phone}."""

@@ -219,3 +219,30 @@ async def test_a_send_to_many_asks_slack_and_sociocs_once_for_its_sender() -> No
     service = ContactsService(api, email_of=email_of)
     found = await asyncio.gather(*(service.sociocs_user_id("U2") for _ in range(10)))
     assert found == ["tm-ann"] * 10 and asked == ["U2"] and api.calls == ["team"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "read"),
+    [
+        (404, {"status": "error", "errors": [{"msg": "Contact not found."}]}, "none"),
+        (200, {"status": "success", "data": None}, "none"),
+        (200, {"status": "success", "data": {"name": "Jane", "is_blocked": 1}}, "contact"),
+        (200, {"status": "success", "data": [{"name": "Jane"}]}, "unknown"),
+        (200, {"status": "success", "data": {"name": {"first": "Jane"}}}, "unknown"),
+    ],
+)
+async def test_a_contact_answer_that_cannot_be_read_is_unknown_never_no_contact(
+    status: int, body: Any, read: str
+) -> None:
+    """A send's blocked check rests on GET /contacts/{phone} (#18): only a clear "none" means no contact."""
+    client = SociocsClient(api_key="k", transport=httpx.MockTransport(lambda r: httpx.Response(status, json=body)))
+    try:
+        try:
+            contact = await client.get_contact("+16175551212")
+        except ContactsError:
+            got = "unknown"
+        else:
+            got = "none" if contact is None else "contact"
+    finally:
+        await client.aclose()
+    assert got == read
