@@ -2,9 +2,8 @@
 
 Blocked numbers are not texted: each recipient's Sociocs contact (cached; `ContactsService` says why
 one lookup tells both name and blocked) is checked, and a blocked one is recorded as not sent and told
-privately; the others go. If Sociocs cannot say, the
-message goes: Sociocs itself only holds back bulk and automated messages from a blocked contact, so a
-lookup failure must not stop a person's own message.
+privately; the others go. If Sociocs cannot say, the message goes: Sociocs itself only holds back bulk
+and automated messages from a blocked contact, so a lookup failure must not stop a person's own message.
 
 A send to one number with no name typed gets the name of its Sociocs contact, so the summary shows who
 the customer is (several recipients share one draft, hence one name: they are left as typed).
