@@ -341,7 +341,9 @@ def test_what_a_reply_shows_is_recorded_and_a_gone_process_leaves_it_to_another(
     """The slack_replies table: recipient order, what was shown, and the hand-over after a crash."""
 
     async def body() -> tuple[Any, ...]:
-        first = await Ledger.open(url, dead_after=0.2)
+        # Closing removes a process's heartbeat at once, so `dead_after` needs no waiting here; it is long
+        # enough that a busy machine never makes the first process look gone to itself mid-test.
+        first = await Ledger.open(url, dead_after=5.0)
         ids = await first.reserve([entry(f"+1617555010{i}") for i in range(3)], user_id="U1", limit_per_minute=None)
         await first.open_reply("C1", "10.1", "10.1", list(reversed(ids)))
         await first.open_reply("C1", "10.1", "10.1", ids)  # a second note of the same reply changes nothing
@@ -351,7 +353,7 @@ def test_what_a_reply_shows_is_recorded_and_a_gone_process_leaves_it_to_another(
         await first.statuses_due("C1", "10.1", True)  # a summary edit due when the process goes
         mine += await first.unshown_statuses()
         await first.close()  # gone (as after a crash, once its heartbeat is stale)
-        second = await Ledger.open(url, dead_after=0.2)
+        second = await Ledger.open(url, dead_after=5.0)
         taken = await second.unshown_replies()
         again = await second.unshown_replies()
         statuses = await second.unshown_statuses()
