@@ -154,6 +154,11 @@ class SociocsStandin(LocalServer):
         with self._lock:
             self.contacts_data.search_replies.extend(replies)
 
+    def script_lookup(self, number: str, *replies: Reply) -> None:
+        """Answer the next `GET /contacts/{number}` with `replies` (an error, or a delay), then normally."""
+        with self._lock:
+            self.contacts_data.lookup_replies.setdefault(number.lstrip("+"), []).extend(replies)
+
     def subscriptions(self) -> list[SociocsCall]:
         return [c for c in self.calls if c.path == "/webhook-subscriptions"]
 

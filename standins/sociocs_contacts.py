@@ -27,6 +27,7 @@ class ContactsData:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # digits → contact object
     team_members: list[dict[str, Any]] = field(default_factory=list)
     search_replies: list[Reply] = field(default_factory=list)  # scripted answers to the next searches
+    lookup_replies: dict[str, list[Reply]] = field(default_factory=dict)  # digits → next GET /contacts/{phone}
 
 
 def contact_object(digits: str, name: str, blocked: bool, ident: int) -> dict[str, Any]:
@@ -105,8 +106,11 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
         found.sort(key=lambda c: (not str(c["name"]).lower().startswith(wanted), str(c["name"]).lower()))
         return _ok(found[offset : offset + limit])
 
-    def by_phone(answer: Callable[[str], web.Response]) -> Callable[[web.Request], Awaitable[web.Response]]:
-        """A `/contacts/.../{phone}` route: the key checked, the phone read as digits, then `answer(digits)`."""
+    def by_phone(
+        answer: Callable[[str], web.Response], *, scripted: bool = False
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A `/contacts/.../{phone}` route: the key checked, the phone read as digits, then `answer(digits)`
+        (`scripted`: a reply a test scripted for the number first, as `script_lookup` says)."""
 
         async def handle(request: web.Request) -> web.Response:
             if (refused := await guard(request)) is not None:
@@ -114,6 +118,14 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
             digits = _digits(request)
             if digits is None:
                 return _bad("Invalid phone number.")
+            with standin._lock:
+                queue = data.lookup_replies.get(digits) if scripted else None
+                reply = queue.pop(0) if queue else None
+            if reply is not None:
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
+                if reply.body is not None or reply.status != 200:
+                    return web.json_response(reply.body, status=reply.status, headers=reply.headers)
             return answer(digits)
 
         return handle
@@ -144,5 +156,5 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
     app.router.add_get("/contacts/isblocked/{phone}", by_phone(isblocked))
     app.router.add_post("/contacts/block/{phone}", by_phone(blocker(True)))
     app.router.add_post("/contacts/unblock/{phone}", by_phone(blocker(False)))
-    app.router.add_get("/contacts/{phone}", by_phone(get_one))
+    app.router.add_get("/contacts/{phone}", by_phone(get_one, scripted=True))
     app.router.add_get("/team-members", team)

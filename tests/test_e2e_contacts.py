@@ -280,6 +280,32 @@ def test_a_blocked_recipient_is_refused_privately_while_the_others_go(
     assert bodies(sociocs, blocked) == [] and len(bodies(sociocs, fine)) == 1
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        Reply(status=503, body=error_body("Server error.")),
+        Reply(status=429, body=error_body("Rate limit reached."), headers={"Retry-After": "1"}),
+    ],
+    ids=["5xx", "429"],
+)
+def test_a_failed_contact_lookup_lets_the_message_go_once_and_is_asked_again_next_time(
+    cbot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin, refusal: Reply
+) -> None:
+    """The lookup before a send (#18) failing means Sociocs cannot say: the person's own message goes,
+    once, and nothing is remembered, so the next send asks again and is refused for a blocked number."""
+    number = new_number()
+    sociocs.add_contact(number, unique_name("Flaky"), blocked=True)
+    sociocs.script_lookup(number, refusal)
+    cbot.command(f"{number} first")
+    wait_outcome(slack, number)
+    assert [b["text"] for b in bodies(sociocs, number)] == ["first"]
+    cbot.command(f"{number} second", response_name=f"c-again-{number}")
+    privately(slack, f"c-again-{number}", "blocked in Sociocs: the customer opted out")
+    assert [b["text"] for b in bodies(sociocs, number)] == ["first"]
+    digits = number.lstrip("+")
+    assert [c.path for c in sociocs.calls if digits in c.path] == [f"/contacts/{digits}"] * 2
+
+
 def test_block_and_unblock_by_an_admin_and_refused_for_others(
     cbot: RunningBot, slack: SlackStandin, sociocs: SociocsStandin
 ) -> None:
