@@ -3,6 +3,7 @@ does, and fail the way SQLAlchemy's statements fail (wrapped, parameters hidden)
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.ledger import Ledger, Report, SendStatus
-from bot.ledger._prepared import execute_many, fetch
+from bot.ledger._prepared import arity, execute_many, fetch, in_values
 from bot.ledger._replies import replies
 from bot.ledger._schema import events, seen_requests, sends
 from tests.test_ledger import entry, run, url  # noqa: F401  (the fixture)
@@ -69,6 +70,41 @@ def test_a_send_reads_the_same_through_both_paths(url: str) -> None:  # noqa: F8
             assert state is not None and state.shown == {ids[1]: "sent"} and state.reply_ts == "1.1"
             assert state.send_ids == tuple(ids) and not state.complete
             assert isinstance(row.updated_at, datetime)
+        finally:
+            await ledger.close()
+
+    run(go)
+
+
+def test_an_in_list_takes_the_next_power_of_two_ids_repeating_the_last() -> None:
+    assert [arity(n) for n in (1, 2, 3, 4, 5, 63, 64, 65, 100)] == [1, 2, 4, 4, 8, 64, 64, 128, 128]
+    assert in_values(["a"]) == {"i0": "a"}
+    assert in_values(["a", "b", "c"]) == {"i0": "a", "i1": "b", "i2": "c", "i3": "c"}
+
+
+def test_sends_of_every_count_read_alike_through_a_few_prepared_variants(url: str) -> None:  # noqa: F811
+    """Replies and group commits come in every size: each size must read right, and a process must
+    not compile one statement per size (each compile costs milliseconds, #18)."""
+
+    async def go() -> None:
+        ledger = await Ledger.open(url)
+        try:
+            numbers = [f"+1617555{n:04d}" for n in range(100)]
+            ids = await ledger.reserve([entry(n) for n in numbers], user_id="U1", limit_per_minute=None)
+            assert isinstance(ids, list)
+            # 70 attempts at once: group commits of every size, their pending marks read in chunks.
+            started = await asyncio.gather(
+                *(ledger.start_attempt(i, report=Report("C1", "1.0", "1.0")) for i in ids[:70])
+            )
+            assert all(started)
+            for count in (1, 2, 3, 5, 17, 64, 65, 100):
+                asked = [*reversed(ids[:count]), "missing"]
+                fast = await ledger.sends_in_order(asked)
+                assert fast == await ledger._sends_in_order_slowly(asked)
+                assert [r.id for r in fast] == asked[:-1]
+            assert sorted(ledger._reply_sql._in_order) == [2, 4, 8, 32, 128]
+            assert set(ledger._hot._started_in) <= {1, 2, 4, 8, 16, 32, 64}
+            assert [r.status for r in await ledger.sends_in_order(ids[:70])] == [SendStatus.PENDING] * 70
         finally:
             await ledger.close()
 

@@ -34,7 +34,7 @@ SEND_COLUMNS = (
 
 
 STARTED_COLUMNS = (sends.c.id, sends.c.provider, sends.c.channel_key, sends.c.recipient, sends.c.status, sends.c.owner)
-STARTED_CHUNK = 64  # ids per read of the sends a transaction marked pending (at most this many variants)
+STARTED_CHUNK = 64  # ids per read of the sends a transaction marked pending (a power of two: see `arity`)
 
 
 class HotStatements:
@@ -127,8 +127,8 @@ class HotStatements:
         )
 
     def started_in(self, count: int) -> Prepared:
-        """`started` for `count` ids at once (`i0`…; 1 ≤ count ≤ STARTED_CHUNK): one statement for a
-        transaction's marks instead of one per send (#18). Prepared on first use, one per count."""
+        """`started` for `count` ids at once (`i0`…; `count` an `arity`, at most STARTED_CHUNK): one
+        statement for a transaction's marks instead of one per send (#18). Prepared on first use."""
         prepared = self._started_in.get(count)
         if prepared is None:
             ids = [bindparam(f"i{n}", type_=String) for n in range(count)]

@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 
 from bot.ledger._async import AsyncEngine
-from bot.ledger._prepared import Prepared, fetch
+from bot.ledger._prepared import Prepared, fetch, in_values
 from bot.ledger._reader import SyncReads
 from bot.ledger._records import SendRecord, record_from_row
 from bot.ledger._schedule import scheduled_sends, schedules_in, with_schedule
@@ -90,7 +90,7 @@ def _state(row: object) -> ReplyState:
     )
 
 
-_MAX_ARITIES = 128  # `sends_in_order` variants kept (one per number of ids asked for)
+_MAX_IN_ORDER = 256  # the most ids `sends_in_order` reads with a prepared statement (its largest `arity`)
 
 
 class ReplyStatements:
@@ -142,13 +142,13 @@ class ReplyStatements:
         self._in_order: dict[int, Prepared] = {}
 
     def sends_with_schedules(self, count: int) -> Prepared | None:
-        """The sends with these `count` ids (`i0`…), each with its schedule's `send_at` and `zone` (None
-        for a send now): one statement, so one snapshot without a transaction. None past the variants
-        kept (the caller reads through SQLAlchemy)."""
+        """The sends with these `count` ids (`i0`…; `count` an `arity`), each with its schedule's `send_at`
+        and `zone` (None for a send now): one statement, so one snapshot without a transaction. None past
+        _MAX_IN_ORDER ids (the caller reads through SQLAlchemy)."""
+        if count > _MAX_IN_ORDER:
+            return None
         prepared = self._in_order.get(count)
         if prepared is None:
-            if len(self._in_order) >= _MAX_ARITIES:
-                return None
             prepared = self._in_order[count] = Prepared(_sends_with_schedules(count), self.dialect)
         return prepared
 
@@ -223,10 +223,10 @@ class RepliesMixin:
         """The sends, in the order given (missing ones left out)."""
         if not send_ids:
             return []
-        prepared = self._reply_sql.sends_with_schedules(len(send_ids))
+        values = in_values(send_ids)
+        prepared = self._reply_sql.sends_with_schedules(len(values))
         if prepared is None:  # more ids than any prepared variant: through SQLAlchemy
             return await self._sends_in_order_slowly(send_ids)
-        values = {f"i{n}": send_id for n, send_id in enumerate(send_ids)}
         rows = await self._sync_reads.run(lambda conn: fetch(conn, prepared, values))
         by_id = {r.id: with_schedule(record_from_row(r), r if r.send_at is not None else None) for r in rows}
         return [by_id[i] for i in send_ids if i in by_id]

@@ -42,7 +42,7 @@ from bot.ledger._checkpoint import Checkpointer
 from bot.ledger._choices import ChoicesMixin
 from bot.ledger._conversations import ConversationsMixin
 from bot.ledger._hot import STARTED_CHUNK, HotStatements
-from bot.ledger._prepared import Prepared, execute, execute_many, fetch, rowcount
+from bot.ledger._prepared import Prepared, execute, execute_many, fetch, in_values, rowcount
 from bot.ledger._reader import SyncReads
 from bot.ledger._records import (
     RETRYABLE,
@@ -494,8 +494,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         rows: dict[str, Any] = {}
         for at in range(0, len(ids), STARTED_CHUNK):
             chunk = ids[at : at + STARTED_CHUNK]
-            values = {f"i{n}": send_id for n, send_id in enumerate(chunk)}
-            rows.update((row.id, row) for row in fetch(conn, hot.started_in(len(chunk)), values))
+            values = in_values(chunk)
+            rows.update((row.id, row) for row in fetch(conn, hot.started_in(len(values)), values))
         started = [
             r.send_id in rows
             and rows[r.send_id].status == SendStatus.PENDING.value
