@@ -123,3 +123,23 @@ async def test_a_collector_turned_off_elsewhere_stays_off() -> None:
         assert not gc.isenabled()  # start-up turns it on itself (bot.serve.started)
     finally:
         gc.enable()
+
+
+def test_serving_freezes_start_up_and_collects_cycles_less_often() -> None:
+    """After start-up the collector is on, blind to what start-up built, and looks for cycles only every
+    GC_YOUNG_THRESHOLD allocations: the bot makes almost none, and each look walks every live send (#18)."""
+    import gc
+
+    from bot.serve import GC_YOUNG_THRESHOLD, started
+
+    before = gc.get_threshold()
+    gc.disable()
+    try:
+        started()
+        assert gc.isenabled()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+        gc.enable()
