@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Dialect, String, Text, and_, bindparam, func, i
 
 from bot.ledger._prepared import Prepared
 from bot.ledger._records import SendStatus
-from bot.ledger._schema import events, seen_requests, sends, thread_customers, threads
+from bot.ledger._schema import events, instances, seen_requests, sends, thread_customers, threads
 from bot.ledger._upsert import upsert_into
 
 SEND_COLUMNS = (
@@ -123,6 +123,22 @@ class HotStatements:
                 http_status=bindparam("b_http_status", type_=sends.c.http_status.type),
                 updated_at=bindparam("b_stamp", type_=DateTime()),
             ),
+            dialect,
+        )
+
+        # The recovery sweep's statements (every DEAD_AFTER_SECONDS / 2, usually finding nothing): through
+        # the async engine, one sweep's recover() cost 6.6 ms of CPU (#18).
+        self.beat = Prepared(
+            update(instances)
+            .where(instances.c.id == bindparam("b_id", type_=String))
+            .values(heartbeat_at=bindparam("b_stamp", type_=DateTime())),
+            dialect,
+        )
+        alive = select(instances.c.id).where(instances.c.heartbeat_at > bindparam("b_cutoff", type_=DateTime()))
+        unfinished = or_(sends.c.status == SendStatus.QUEUED.value, sends.c.status == SendStatus.PENDING.value)
+        self.orphans = Prepared(select(sends).where(and_(unfinished, sends.c.owner.not_in(alive))), dialect)
+        self.gone = Prepared(
+            select(instances.c.id).where(instances.c.heartbeat_at <= bindparam("b_cutoff", type_=DateTime())).limit(1),
             dialect,
         )
 

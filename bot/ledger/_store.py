@@ -600,20 +600,12 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         """Claim sends left queued or pending by processes that are gone; mark them failed (queued: never
         sent) or unknown (pending: may have gone out) and return them for reporting."""
         cutoff = now() - timedelta(seconds=self.dead_after)
-        alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+        hot = self._hot
+        # Alive first (this process's own sends are never taken for a gone one's), then the read, both
+        # prepared: a sweep usually finds nothing, and should cost next to nothing then.
+        await self._write_prepared(hot.beat, {"b_id": self.instance_id, "b_stamp": now()})
+        rows = await self._sync_reads.run(lambda conn: fetch(conn, hot.orphans, {"b_cutoff": cutoff}))
         recovered: list[SendRecord] = []
-        async with self._engine.begin() as conn:
-            await conn.execute(instances.update().where(instances.c.id == self.instance_id).values(heartbeat_at=now()))
-            rows = (
-                await conn.execute(
-                    select(sends).where(
-                        and_(
-                            sends.c.status.in_([SendStatus.QUEUED.value, SendStatus.PENDING.value]),
-                            sends.c.owner.not_in(alive),
-                        )
-                    )
-                )
-            ).all()
         for row in rows:
             queued = row.status == SendStatus.QUEUED.value
             status = SendStatus.FAILED if queued else SendStatus.UNKNOWN
@@ -631,8 +623,9 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
                 )
                 fresh = (await conn.execute(select(sends).where(sends.c.id == row.id))).one()
             recovered.append(record_from_row(fresh))
-        async with self._engine.begin() as conn:
-            await conn.execute(instances.delete().where(instances.c.heartbeat_at <= cutoff))
+        if await self._sync_reads.run(lambda conn: fetch(conn, hot.gone, {"b_cutoff": cutoff})):
+            async with self._engine.begin() as conn:
+                await conn.execute(instances.delete().where(instances.c.heartbeat_at <= cutoff))
         return recovered
 
     async def readable(self) -> None:
