@@ -169,3 +169,38 @@ def test_a_datetime_column_formats_each_new_datetime_and_reuses_only_the_very_sa
     east = utc.astimezone(timezone(timedelta(hours=5)))
     assert utc == east
     assert prepared.parameters({**row, "at": utc}) != prepared.parameters({**row, "at": east})
+
+
+def test_reads_asked_for_together_share_one_hand_off_and_fail_alone(url: str) -> None:  # noqa: F811
+    """Concurrent reads go to the reader's thread together (its hand-off is most of a read's cost,
+    #18); one that fails fails alone, also on PostgreSQL, where a failed statement spoils its
+    transaction; and each read sees what was committed before it was asked for."""
+
+    async def go() -> None:
+        ledger = await Ledger.open(url)
+        try:
+            reads = ledger._sync_reads
+            (first,) = await ledger.reserve([entry()], user_id="U1", limit_per_minute=None)  # type: ignore[misc]
+            before = reads.batches
+
+            def broken(conn: Any) -> Any:
+                return conn.exec_driver_sql("SELECT no_such_column FROM sends").all()
+
+            answers = await asyncio.gather(
+                *(ledger.sends_in_order([first]) for _ in range(10)),
+                reads.run(broken),
+                *(ledger.sends_in_order([first]) for _ in range(10)),
+                return_exceptions=True,
+            )
+            assert isinstance(answers[10], Exception)
+            assert all(isinstance(a, list) and [r.id for r in a] == [first] for a in answers[:10] + answers[11:])
+            assert reads.batches - before <= 2  # the first read alone, then the other twenty together
+            # A read asked for after a write committed sees it, whatever batch it joins.
+            for n in range(5):
+                (later,) = await ledger.reserve([entry(f"+1617555020{n}")], user_id="U1", limit_per_minute=None)  # type: ignore[misc]
+                seen = await asyncio.gather(ledger.sends_in_order([later]), ledger.sends_in_order([first, later]))
+                assert [r.id for r in seen[0]] == [later] and [r.id for r in seen[1]] == [first, later]
+        finally:
+            await ledger.close()
+
+    run(go)
