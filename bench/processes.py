@@ -60,7 +60,9 @@ def clean_env(extra: dict[str, str]) -> dict[str, str]:
 class StandinProcess:
     """bench/standin_server.py in its own process, so the stand-ins never compete with the load generator's loop."""
 
-    def __init__(self, slack_latency: float, sociocs_latency: float, logdir: Path) -> None:
+    def __init__(
+        self, slack_latency: float, sociocs_latency: float, logdir: Path, lookup_latency: float | None = None
+    ) -> None:
         self.log = open(logdir / "standins.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [
@@ -68,6 +70,7 @@ class StandinProcess:
                 str(HERE / "standin_server.py"),
                 f"--slack-latency={slack_latency}",
                 f"--sociocs-latency={sociocs_latency}",
+                *([f"--lookup-latency={lookup_latency}"] if lookup_latency is not None else []),
                 f"--bot-token={BOT_TOKEN}",
                 f"--sociocs-api-key={SOCIOCS_API_KEY}",
                 f"--channel-key={CHANNEL_KEY}",

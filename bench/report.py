@@ -39,6 +39,8 @@ def render(
         f"warm-up={config['warmup']}  sociocs latency {config['sociocs_latency']:g} s, "
         f"slack latency {config['slack_latency']:g} s"
     )
+    if config.get("lookup_latency") is not None:
+        w(f"contact lookups answered after {config['lookup_latency']:g} s (what-if: the targets assume the same)")
     if config.get("bot_env"):
         w("bot environment added (what-if): " + " ".join(f"{k}={v}" for k, v in config["bot_env"].items()))
     m = config["machine"]

@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-n", "--n", type=int, default=400, help="commands per target per round (default 400)")
     p.add_argument("-c", "--c", "--concurrency", dest="c", type=int, default=50, help="concurrent clients (default 50)")
     p.add_argument("--sociocs-latency", type=float, default=0.5, help="seconds the Sociocs stand-in takes (0.5)")
+    p.add_argument(
+        "--lookup-latency",
+        type=float,
+        default=None,
+        help="seconds its contact lookups take (default: --sociocs-latency); a what-if, the targets assume the same",
+    )
     p.add_argument("--slack-latency", type=float, default=0.0, help="seconds the Slack stand-in takes (0)")
     p.add_argument("--rounds", type=int, default=None, help="rounds of floor/peer/bot, alternated (5; quick 1)")
     p.add_argument("--warmup", type=int, default=None, help="commands sent before measuring (20; quick 10)")
@@ -98,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("N, C and rounds must be at least 1, warm-up at least 0")
     if args.n + args.warmup + RECIPIENTS > MAX_COMMANDS:
         p.error(f"N + warm-up must be at most {MAX_COMMANDS - RECIPIENTS} (one distinct recipient per command)")
-    if args.sociocs_latency < 0 or args.slack_latency < 0:
+    if args.sociocs_latency < 0 or args.slack_latency < 0 or (args.lookup_latency or 0) < 0:
         p.error("latencies must not be negative")
     return args
 
@@ -112,6 +118,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "rounds": args.rounds,
         "warmup": args.warmup,
         "sociocs_latency": args.sociocs_latency,
+        "lookup_latency": args.lookup_latency,
         "slack_latency": args.slack_latency,
         "targets": args.targets,
         "bot_env": args.bot_env,
@@ -131,7 +138,7 @@ async def main_async(args: argparse.Namespace) -> int:
         if "bot" in args.targets:
             byte_compile(args.bot_source or ROOT)
             config["byte_compiled"] = True
-        standins = StandinProcess(args.slack_latency, args.sociocs_latency, workdir)
+        standins = StandinProcess(args.slack_latency, args.sociocs_latency, workdir, args.lookup_latency)
         try:
             for round_no in range(args.rounds):
                 order = args.targets[round_no % len(args.targets) :] + args.targets[: round_no % len(args.targets)]

@@ -72,8 +72,10 @@ class BenchSlack(SlackStandin):
 class BenchSociocs(SociocsStandin):
     """The Sociocs stand-in, stamping each `POST /message` on arrival and on answer, and counting in-flight."""
 
-    def __init__(self, latency: float, api_key: str, channel_key: str) -> None:
-        super().__init__(api_key=api_key, channel_keys={"twlo": [channel_key]}, latency=latency)
+    def __init__(self, latency: float, api_key: str, channel_key: str, lookup_latency: float | None = None) -> None:
+        super().__init__(
+            api_key=api_key, channel_keys={"twlo": [channel_key]}, latency=latency, lookup_latency=lookup_latency
+        )
         self.sends: list[dict[str, Any]] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -130,13 +132,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--slack-latency", type=float, default=0.0)
     parser.add_argument("--sociocs-latency", type=float, default=0.5)
+    parser.add_argument("--lookup-latency", type=float, default=None, help="contact lookups (default: the same)")
     parser.add_argument("--bot-token", required=True)
     parser.add_argument("--sociocs-api-key", required=True)
     parser.add_argument("--channel-key", required=True)
     args = parser.parse_args()
 
     slack = BenchSlack(args.slack_latency, args.bot_token)
-    sociocs = BenchSociocs(args.sociocs_latency, args.sociocs_api_key, args.channel_key)
+    sociocs = BenchSociocs(args.sociocs_latency, args.sociocs_api_key, args.channel_key, args.lookup_latency)
     await slack.start()
     await sociocs.start()
     control = web.AppRunner(control_app(slack, sociocs), access_log=None, handle_signals=False)

@@ -83,11 +83,14 @@ class SociocsStandin(LocalServer):
         api_key: str = "user:secret",
         channel_keys: dict[str, list[str]] | None = None,
         latency: float = 0.0,
+        lookup_latency: float | None = None,
     ) -> None:
+        """`latency`: seconds before each answer; `lookup_latency`: for the contacts endpoints (default the same)."""
         super().__init__()
         self.api_key = api_key
         self.channel_keys = channel_keys if channel_keys is not None else {"twlo": ["ck-twlo"], "twlowa": ["ck-twlowa"]}
         self.latency = latency
+        self.lookup_latency = latency if lookup_latency is None else lookup_latency
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._subscription_ids: dict[str, int] = {}

@@ -70,8 +70,8 @@ def routes(standin: SociocsStandin, app: web.Application) -> None:
         standin._record(
             SociocsCall(request.method, request.path, body if body is not None else dict(request.query), ok)
         )
-        if standin.latency:
-            await asyncio.sleep(standin.latency)
+        if standin.lookup_latency:
+            await asyncio.sleep(standin.lookup_latency)
         return None if ok else _bad("Invalid API key.", 401)
 
     async def search(request: web.Request) -> web.Response:

@@ -72,3 +72,10 @@ def test_search_by_number_matches_digits_and_a_name_query_does_not(sociocs: Soci
     found = _get(sociocs, "/contacts/search", query=number[-7:]).json()["data"]
     assert "Numbered Person Zq" in [c["name"] for c in found]
     assert _get(sociocs, "/contacts/search", query=f"Zzz {number[-4:]}").json()["data"] == []  # names only
+
+
+def test_lookups_can_take_their_own_time() -> None:
+    """The benchmark's what-if (`bench/run.py --lookup-latency`): contact lookups answered after a delay
+    of their own; by default they take as long as the rest."""
+    assert SociocsStandin(latency=0.4).lookup_latency == 0.4
+    assert SociocsStandin(latency=0.4, lookup_latency=0.0).lookup_latency == 0.0
