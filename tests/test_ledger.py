@@ -417,3 +417,29 @@ def test_the_ledger_says_whether_it_can_be_read(url: str, tmp_path: Path) -> Non
             await ledger.close()
 
     assert run(body) == (True, "OperationalError")
+
+
+def test_a_serving_process_keeps_its_heartbeat_fresh(url: str) -> None:
+    """The heartbeat (a prepared update, every `dead_after / 4`) keeps this process alive to the others."""
+
+    async def go() -> None:
+        ledger = await Ledger.open(url, dead_after=0.4)
+        try:
+            from sqlalchemy import select
+
+            from bot.ledger._schema import instances
+
+            async def beat() -> Any:
+                async with ledger._engine.connect() as conn:
+                    query = select(instances.c.heartbeat_at).where(instances.c.id == ledger.instance_id)
+                    return (await conn.execute(query)).scalar_one()
+
+            first = await beat()
+            ledger.start_heartbeat()
+            await asyncio.sleep(0.35)
+            assert await beat() > first
+            assert await ledger.live_instances() == 1
+        finally:
+            await ledger.close()
+
+    run(go)

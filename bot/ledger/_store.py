@@ -330,9 +330,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
             while True:
                 await asyncio.sleep(self.dead_after / 4)
                 with contextlib.suppress(Exception):
-                    await self._write(
-                        update(instances).where(instances.c.id == self.instance_id).values(heartbeat_at=now())
-                    )
+                    await self._write_prepared(self._hot.beat, {"b_id": self.instance_id, "b_stamp": now()})
 
         self._heartbeat = asyncio.get_running_loop().create_task(beat(), name="ledger-heartbeat")
 
