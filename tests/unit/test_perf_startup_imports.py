@@ -126,3 +126,41 @@ def test_imported_first_the_package_is_left_as_it_is() -> None:
         """
     )
     assert found == {"same": True, "plain": "module"}
+
+
+def test_start_up_imports_with_garbage_collection_off_and_turns_it_back_on() -> None:
+    # bot.cli imports the settings (pydantic), asyncio and the rest inside main(), with the collector off
+    # (about 70 collections there otherwise); serving turns it on once started, the other commands at once.
+    found = _run(
+        """
+        import gc, json, os, sys
+        os.environ.update({"SLACK_MODE": "http", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                           "SOCIOCS_API_KEY": "k:1", "SOCIOCS_CHANNEL_KEY_TWLO": "ck-twlo"})
+        import bot.cli
+        imported = [name for name in ("bot.config", "pydantic", "asyncio") if name in sys.modules]
+        seen = {}
+
+        def run(command, settings, args=None):
+            seen[command] = {"gc": gc.isenabled(), "settings": "bot.config" in sys.modules}
+            return 0
+
+        bot.cli._run = run
+        codes = [bot.cli.main([]), bot.cli.main(["check"]), bot.cli.main(["console"])]
+        after = gc.isenabled()
+        gc.disable()
+        codes.append(bot.cli.main(["check"]))
+        print(json.dumps({"imported": imported, "seen": seen, "codes": codes, "after": after,
+                          "after_when_off": gc.isenabled()}))
+        """
+    )
+    assert found == {
+        "imported": [],
+        "seen": {
+            "serve": {"gc": False, "settings": True},
+            "check": {"gc": True, "settings": True},
+            "console": {"gc": True, "settings": True},
+        },
+        "codes": [0, 0, 0, 0],
+        "after": True,
+        "after_when_off": True,
+    }
