@@ -23,14 +23,19 @@ def _run(code: str) -> dict[str, object]:
 
 
 # Imported by nothing that serving HTTP needs: the ORM (sqlalchemy.ext.asyncio's __init__ would bring
-# it: bot/ledger/_async.py), httpx's command-line tool (rich, pygments: bot.cli), the PostgreSQL
-# dialect (a SQLite ledger), Socket Mode (HTTP mode), and the other commands.
+# it: bot/ledger/_async.py), httpx's command-line tool (rich, pygments: bot.cli), uvicorn's (click and
+# its supervisors: bot/_uvicorn.py), the PostgreSQL dialect (a SQLite ledger), Socket Mode (HTTP mode),
+# and the other commands.
 DEFERRED = [
     "sqlalchemy.orm",
     "sqlalchemy.ext.asyncio.session",
     "httpx._main",
     "rich",
     "pygments",
+    "uvicorn.main",
+    "uvicorn.supervisors",
+    "click",
+    "multiprocessing",
     "sqlalchemy.dialects.postgresql",
     "slack_bolt.adapter.socket_mode",
     "slack_sdk.socket_mode",
@@ -89,6 +94,59 @@ def test_the_asyncio_package_is_sqlalchemys_own_when_used() -> None:
         "plain_module": "module",
         "session_submodule": True,
     }
+
+
+def test_uvicorn_is_uvicorns_own_when_used() -> None:
+    # Serving gets uvicorn's own Server and Config, and lifespan "off" (which imports Config from the
+    # package) without the command line; every name of uvicorn's __init__ is still there, the same objects.
+    found = _run(
+        """
+        import json, sys
+        import bot.serve
+        import uvicorn
+        import uvicorn.config, uvicorn.server
+        from uvicorn.lifespan.off import LifespanOff
+        config = uvicorn.config.Config(lambda scope, receive, send: None, lifespan="off")
+        config.load()
+        before = "uvicorn.main" in sys.modules
+        from uvicorn import Config, Server, main, run
+        cli = sys.modules["uvicorn.main"]  # the package's `main` is the command, as uvicorn binds it
+
+        print(json.dumps({
+            "main_before": before,
+            "lifespan": config.lifespan_class is LifespanOff,
+            "bots": [bot.serve.UvicornServer is uvicorn.server.Server,
+                     bot.serve.UvicornConfig is uvicorn.config.Config],
+            "same": [Config is uvicorn.config.Config, Server is uvicorn.server.Server is cli.Server,
+                     main is cli.main is uvicorn.main, run is cli.run],
+            "version": isinstance(uvicorn.__version__, str),
+            "all": sorted(uvicorn.__all__),
+            "plain_module": type(uvicorn).__name__,
+        }))
+        """
+    )
+    assert found == {
+        "main_before": False,
+        "lifespan": True,
+        "bots": [True, True],
+        "same": [True, True, True, True],
+        "version": True,
+        "all": ["Config", "Server", "main", "run"],
+        "plain_module": "module",
+    }
+
+
+def test_uvicorns_version_alone_runs_its_init() -> None:
+    found = _run(
+        """
+        import json
+        import bot._uvicorn
+        import uvicorn
+        from importlib.metadata import version
+        print(json.dumps({"same": uvicorn.__version__ == version("uvicorn"), "probe": hasattr(uvicorn, "__wrapped__")}))
+        """
+    )
+    assert found == {"same": True, "probe": False}
 
 
 def test_a_name_the_package_lacks_is_still_an_attribute_error() -> None:
