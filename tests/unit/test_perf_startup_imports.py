@@ -24,8 +24,9 @@ def _run(code: str) -> dict[str, object]:
 
 # Imported by nothing that serving HTTP needs: the ORM (sqlalchemy.ext.asyncio's __init__ would bring
 # it: bot/ledger/_async.py), httpx's command-line tool (rich, pygments: bot.cli), uvicorn's (click and
-# its supervisors: bot/_uvicorn.py), the PostgreSQL dialect (a SQLite ledger), Socket Mode (HTTP mode),
-# and the other commands.
+# its supervisors: bot/_uvicorn.py), phonenumbers' matcher, as-you-type formatter and short numbers
+# (bot/domain/phone.py), the PostgreSQL dialect (a SQLite ledger), Socket Mode (HTTP mode), and the
+# other commands.
 DEFERRED = [
     "sqlalchemy.orm",
     "sqlalchemy.ext.asyncio.session",
@@ -36,6 +37,9 @@ DEFERRED = [
     "uvicorn.supervisors",
     "click",
     "multiprocessing",
+    "phonenumbers.phonenumbermatcher",
+    "phonenumbers.asyoutypeformatter",
+    "phonenumbers.shortnumberinfo",
     "sqlalchemy.dialects.postgresql",
     "slack_bolt.adapter.socket_mode",
     "slack_sdk.socket_mode",
@@ -147,6 +151,38 @@ def test_uvicorns_version_alone_runs_its_init() -> None:
         """
     )
     assert found == {"same": True, "probe": False}
+
+
+def test_phonenumbers_is_phonenumbers_own_when_used() -> None:
+    found = _run(
+        """
+        import json, sys
+        import bot.config
+        from bot.domain.phone import SUPPORTED_REGIONS, parse_number
+        import phonenumbers
+        from phonenumbers import phonenumberutil
+        parsed = parse_number("+1 617 555 0101", None).e164
+        before = "phonenumbers.phonenumbermatcher" in sys.modules
+        from phonenumbers import PhoneNumberMatcher, parse
+        print(json.dumps({
+            "parsed": parsed,
+            "matcher_before": before,
+            "same": [parse is phonenumberutil.parse, SUPPORTED_REGIONS is phonenumbers.SUPPORTED_REGIONS,
+                     PhoneNumberMatcher is sys.modules["phonenumbers.phonenumbermatcher"].PhoneNumberMatcher],
+            "version": phonenumbers.__version__ == phonenumbers.__dict__["__version__"],
+            "all": len(phonenumbers.__all__) > 50,
+            "plain_module": type(phonenumbers).__name__,
+        }))
+        """
+    )
+    assert found == {
+        "parsed": "+16175550101",
+        "matcher_before": False,
+        "same": [True, True, True],
+        "version": True,
+        "all": True,
+        "plain_module": "module",
+    }
 
 
 def test_a_name_the_package_lacks_is_still_an_attribute_error() -> None:
