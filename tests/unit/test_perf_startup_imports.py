@@ -185,6 +185,41 @@ def test_phonenumbers_is_phonenumbers_own_when_used() -> None:
     }
 
 
+def test_webhook_event_models_are_built_when_the_endpoint_is_made() -> None:
+    # Without SOCIOCS_WEBHOOK_SECRET no event ever comes: their validators are not built at start-up. With
+    # it, they are built when the route is made (before ready), not on the first event.
+    found = _run(
+        """
+        import json
+        from types import SimpleNamespace
+        from pydantic import SecretStr
+        import bot.serve
+        from bot.sociocs import webhooks
+        from bot.webhook_endpoint import sociocs_webhook_route
+
+        models = [webhooks.StatusError, webhooks.StatusData, webhooks.StatusUpdate, webhooks.Contact,
+                  webhooks.IncomingMessage]
+        complete = lambda: [model.__pydantic_complete__ for model in models]
+        at_import = complete()
+        none = sociocs_webhook_route(SimpleNamespace(settings=SimpleNamespace(sociocs_webhook_secret=None)))
+        without = complete()
+        route = sociocs_webhook_route(SimpleNamespace(settings=SimpleNamespace(sociocs_webhook_secret=SecretStr("s"))))
+        event = webhooks.parse_event({"event": "message", "message_id": "m1", "provider": "twlo",
+                                      "channel_key": "ck", "from": "+16175550101", "contact": {"name": "Ann"}})
+        print(json.dumps({"at_import": at_import, "none": none is None, "without": without,
+                          "with": complete(), "route": route.path, "name": event.sender_name}))
+        """
+    )
+    assert found == {
+        "at_import": [False] * 5,
+        "none": True,
+        "without": [False] * 5,
+        "with": [True] * 5,
+        "route": "/sociocs/webhook",
+        "name": "Ann",
+    }
+
+
 def test_a_name_the_package_lacks_is_still_an_attribute_error() -> None:
     found = _run(
         """
