@@ -25,8 +25,8 @@ def _run(code: str) -> dict[str, object]:
 # Imported by nothing that serving HTTP needs: the ORM (sqlalchemy.ext.asyncio's __init__ would bring
 # it: bot/ledger/_async.py), httpx's command-line tool (rich, pygments: bot.cli), uvicorn's (click and
 # its supervisors: bot/_uvicorn.py), phonenumbers' matcher, as-you-type formatter and short numbers
-# (bot/domain/phone.py), the PostgreSQL dialect (a SQLite ledger), Socket Mode (HTTP mode), and the
-# other commands.
+# (bot/domain/phone.py), TOML (read only for a WhatsApp template catalogue), the PostgreSQL dialect (a
+# SQLite ledger), Socket Mode (HTTP mode), and the other commands.
 DEFERRED = [
     "sqlalchemy.orm",
     "sqlalchemy.ext.asyncio.session",
@@ -40,6 +40,7 @@ DEFERRED = [
     "phonenumbers.phonenumbermatcher",
     "phonenumbers.asyoutypeformatter",
     "phonenumbers.shortnumberinfo",
+    "tomllib",
     "sqlalchemy.dialects.postgresql",
     "slack_bolt.adapter.socket_mode",
     "slack_sdk.socket_mode",
