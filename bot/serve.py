@@ -14,10 +14,11 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import uvicorn
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot._uvicorn import Config as UvicornConfig
+from bot._uvicorn import Server as UvicornServer
 from bot.config import ConfigError, Settings
 from bot.media_endpoint import media_route
 from bot.metrics import METRICS
@@ -34,7 +35,7 @@ from bot.webhooks_subscribe import subscribe_all
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
+class _Server(UvicornServer):
     """uvicorn without its own signal capture: the bot decides when and how to stop."""
 
     @contextlib.contextmanager
@@ -193,7 +194,7 @@ async def serve(settings: Settings) -> int:
     if settings.public_url and webhook is not None and bot.sociocs is not None:
         bot.background.spawn(subscribe_all(bot.settings, bot.sociocs), name="webhook-subscribe")
     server = _Server(
-        uvicorn.Config(
+        UvicornConfig(
             web,
             host=settings.host,
             port=settings.port,

@@ -18,7 +18,14 @@ from bot.conversations import NotServed
 from bot.front_door import ClientGone, Refused, loads_limited, read_capped
 from bot.slack.context import Bot
 from bot.slack.conversations import SlackConversations
-from bot.sociocs.webhooks import SIGNATURE_HEADER, EventError, IncomingMessage, parse_event, signature_ok
+from bot.sociocs.webhooks import (
+    SIGNATURE_HEADER,
+    EventError,
+    IncomingMessage,
+    build_event_models,
+    parse_event,
+    signature_ok,
+)
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
@@ -34,6 +41,7 @@ def sociocs_webhook_route(bot: Bot) -> Route | None:
     if secret_value is None:
         return None
     secret = secret_value.get_secret_value()
+    build_event_models()  # before ready: the first event does not pay for it
     slack = SlackConversations(bot)
 
     async def receive(request: Request) -> Response:

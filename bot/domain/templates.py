@@ -9,7 +9,6 @@ the bot there rather than failing a send later.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +117,8 @@ def _where(data: Any, loc: Sequence[int | str]) -> tuple[str, str]:
 
 def load_catalogue(path: Path) -> Catalogue:
     """Read and check the catalogue; CatalogueError with one line naming file, template and field."""
+    import tomllib  # here, not at the top: only a bot with a catalogue file reads TOML (3 ms of start-up)
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

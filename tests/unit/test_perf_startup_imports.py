@@ -23,14 +23,24 @@ def _run(code: str) -> dict[str, object]:
 
 
 # Imported by nothing that serving HTTP needs: the ORM (sqlalchemy.ext.asyncio's __init__ would bring
-# it: bot/ledger/_async.py), httpx's command-line tool (rich, pygments: bot.cli), the PostgreSQL
-# dialect (a SQLite ledger), Socket Mode (HTTP mode), and the other commands.
+# it: bot/ledger/_async.py), httpx's command-line tool (rich, pygments: bot.cli), uvicorn's (click and
+# its supervisors: bot/_uvicorn.py), phonenumbers' matcher, as-you-type formatter and short numbers
+# (bot/domain/phone.py), TOML (read only for a WhatsApp template catalogue), the PostgreSQL dialect (a
+# SQLite ledger), Socket Mode (HTTP mode), and the other commands.
 DEFERRED = [
     "sqlalchemy.orm",
     "sqlalchemy.ext.asyncio.session",
     "httpx._main",
     "rich",
     "pygments",
+    "uvicorn.main",
+    "uvicorn.supervisors",
+    "click",
+    "multiprocessing",
+    "phonenumbers.phonenumbermatcher",
+    "phonenumbers.asyoutypeformatter",
+    "phonenumbers.shortnumberinfo",
+    "tomllib",
     "sqlalchemy.dialects.postgresql",
     "slack_bolt.adapter.socket_mode",
     "slack_sdk.socket_mode",
@@ -91,6 +101,126 @@ def test_the_asyncio_package_is_sqlalchemys_own_when_used() -> None:
     }
 
 
+def test_uvicorn_is_uvicorns_own_when_used() -> None:
+    # Serving gets uvicorn's own Server and Config, and lifespan "off" (which imports Config from the
+    # package) without the command line; every name of uvicorn's __init__ is still there, the same objects.
+    found = _run(
+        """
+        import json, sys
+        import bot.serve
+        import uvicorn
+        import uvicorn.config, uvicorn.server
+        from uvicorn.lifespan.off import LifespanOff
+        config = uvicorn.config.Config(lambda scope, receive, send: None, lifespan="off")
+        config.load()
+        before = "uvicorn.main" in sys.modules
+        from uvicorn import Config, Server, main, run
+        cli = sys.modules["uvicorn.main"]  # the package's `main` is the command, as uvicorn binds it
+
+        print(json.dumps({
+            "main_before": before,
+            "lifespan": config.lifespan_class is LifespanOff,
+            "bots": [bot.serve.UvicornServer is uvicorn.server.Server,
+                     bot.serve.UvicornConfig is uvicorn.config.Config],
+            "same": [Config is uvicorn.config.Config, Server is uvicorn.server.Server is cli.Server,
+                     main is cli.main is uvicorn.main, run is cli.run],
+            "version": isinstance(uvicorn.__version__, str),
+            "all": sorted(uvicorn.__all__),
+            "plain_module": type(uvicorn).__name__,
+        }))
+        """
+    )
+    assert found == {
+        "main_before": False,
+        "lifespan": True,
+        "bots": [True, True],
+        "same": [True, True, True, True],
+        "version": True,
+        "all": ["Config", "Server", "main", "run"],
+        "plain_module": "module",
+    }
+
+
+def test_uvicorns_version_alone_runs_its_init() -> None:
+    found = _run(
+        """
+        import json
+        import bot._uvicorn
+        import uvicorn
+        from importlib.metadata import version
+        print(json.dumps({"same": uvicorn.__version__ == version("uvicorn"), "probe": hasattr(uvicorn, "__wrapped__")}))
+        """
+    )
+    assert found == {"same": True, "probe": False}
+
+
+def test_phonenumbers_is_phonenumbers_own_when_used() -> None:
+    found = _run(
+        """
+        import json, sys
+        import bot.config
+        from bot.domain.phone import SUPPORTED_REGIONS, parse_number
+        import phonenumbers
+        from phonenumbers import phonenumberutil
+        parsed = parse_number("+1 617 555 0101", None).e164
+        before = "phonenumbers.phonenumbermatcher" in sys.modules
+        from phonenumbers import PhoneNumberMatcher, parse
+        print(json.dumps({
+            "parsed": parsed,
+            "matcher_before": before,
+            "same": [parse is phonenumberutil.parse, SUPPORTED_REGIONS is phonenumbers.SUPPORTED_REGIONS,
+                     PhoneNumberMatcher is sys.modules["phonenumbers.phonenumbermatcher"].PhoneNumberMatcher],
+            "version": phonenumbers.__version__ == phonenumbers.__dict__["__version__"],
+            "all": len(phonenumbers.__all__) > 50,
+            "plain_module": type(phonenumbers).__name__,
+        }))
+        """
+    )
+    assert found == {
+        "parsed": "+16175550101",
+        "matcher_before": False,
+        "same": [True, True, True],
+        "version": True,
+        "all": True,
+        "plain_module": "module",
+    }
+
+
+def test_webhook_event_models_are_built_when_the_endpoint_is_made() -> None:
+    # Without SOCIOCS_WEBHOOK_SECRET no event ever comes: their validators are not built at start-up. With
+    # it, they are built when the route is made (before ready), not on the first event.
+    found = _run(
+        """
+        import json
+        from types import SimpleNamespace
+        from pydantic import SecretStr
+        import bot.serve
+        from bot.sociocs import webhooks
+        from bot.webhook_endpoint import sociocs_webhook_route
+
+        models = [webhooks.StatusError, webhooks.StatusData, webhooks.StatusUpdate, webhooks.Contact,
+                  webhooks.IncomingMessage]
+        complete = lambda: [model.__pydantic_complete__ for model in models]
+        at_import = complete()
+        none = sociocs_webhook_route(SimpleNamespace(settings=SimpleNamespace(sociocs_webhook_secret=None)))
+        without = complete()
+        route = sociocs_webhook_route(SimpleNamespace(settings=SimpleNamespace(sociocs_webhook_secret=SecretStr("s"))))
+        event = webhooks.parse_event({"event": "message", "message_id": "m1", "provider": "twlo",
+                                      "channel_key": "ck", "from": "+16175550101", "contact": {"name": "Ann"}})
+        print(json.dumps({"at_import": at_import, "none": none is None, "without": without,
+                          "with": complete(), "route": route.path, "name": event.sender_name}))
+        """
+    )
+    assert found == {
+        "at_import": [False] * 5,
+        "none": True,
+        "without": [False] * 5,
+        "with": [True] * 5,
+        "route": "/sociocs/webhook",
+        "name": "Ann",
+    }
+
+
 def test_a_name_the_package_lacks_is_still_an_attribute_error() -> None:
     found = _run(
         """
@@ -126,3 +256,41 @@ def test_imported_first_the_package_is_left_as_it_is() -> None:
         """
     )
     assert found == {"same": True, "plain": "module"}
+
+
+def test_start_up_imports_with_garbage_collection_off_and_turns_it_back_on() -> None:
+    # bot.cli imports the settings (pydantic), asyncio and the rest inside main(), with the collector off
+    # (about 70 collections there otherwise); serving turns it on once started, the other commands at once.
+    found = _run(
+        """
+        import gc, json, os, sys
+        os.environ.update({"SLACK_MODE": "http", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                           "SOCIOCS_API_KEY": "k:1", "SOCIOCS_CHANNEL_KEY_TWLO": "ck-twlo"})
+        import bot.cli
+        imported = [name for name in ("bot.config", "pydantic", "asyncio") if name in sys.modules]
+        seen = {}
+
+        def run(command, settings, args=None):
+            seen[command] = {"gc": gc.isenabled(), "settings": "bot.config" in sys.modules}
+            return 0
+
+        bot.cli._run = run
+        codes = [bot.cli.main([]), bot.cli.main(["check"]), bot.cli.main(["console"])]
+        after = gc.isenabled()
+        gc.disable()
+        codes.append(bot.cli.main(["check"]))
+        print(json.dumps({"imported": imported, "seen": seen, "codes": codes, "after": after,
+                          "after_when_off": gc.isenabled()}))
+        """
+    )
+    assert found == {
+        "imported": [],
+        "seen": {
+            "serve": {"gc": False, "settings": True},
+            "check": {"gc": True, "settings": True},
+            "console": {"gc": True, "settings": True},
+        },
+        "codes": [0, 0, 0, 0],
+        "after": True,
+        "after_when_off": True,
+    }
