@@ -10,11 +10,12 @@ import logging
 from pathlib import Path
 from typing import Annotated, Literal
 
+import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.draft import Rules
-from bot.domain.phone import DEFAULT_NUMBER_TYPES, NUMBER_TYPES, SUPPORTED_REGIONS
+from bot.domain.phone import DEFAULT_NUMBER_TYPES, NUMBER_TYPES
 from bot.domain.policy import Policy
 from bot.domain.providers import PROVIDER_ORDER, Provider
 from bot.domain.templates import EMPTY, Catalogue, CatalogueError, load_catalogue
@@ -115,7 +116,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_countries(cls, value: frozenset[str]) -> frozenset[str]:
         upper = frozenset(v.upper() for v in value)
-        unknown = sorted(upper - SUPPORTED_REGIONS)
+        unknown = sorted(upper - phonenumbers.SUPPORTED_REGIONS)
         if unknown:
             raise ValueError(f"{unknown[0]!r} is not an ISO country code such as US, GB or IN")
         return upper
@@ -159,7 +160,7 @@ class Settings(BaseSettings):
         if value is None:
             return None
         region = value.strip().upper()
-        if region not in SUPPORTED_REGIONS:
+        if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{value!r} is not an ISO country code such as US, GB or IN")
         return region
 

@@ -6,26 +6,16 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from bot._package_init import defer_init
-
-# phonenumbers' __init__ also imports what the bot never uses: the matcher that finds numbers in text
-# (some 13 ms of regular expressions at start-up), the as-you-type formatter and the short-number
-# tables. The package's __init__ runs on first use of a name it defines (bot/_package_init.py), the
-# submodules below import as usual, and `phonenumbers.parse` & co. still work anywhere.
-defer_init("phonenumbers", dunders=("__all__", "__version__"))
-
-from phonenumbers import phonenumberutil  # noqa: E402
-from phonenumbers.phonemetadata import PhoneMetadata  # noqa: E402
-from phonenumbers.phonenumber import PhoneNumber as ParsedNumber  # noqa: E402
-from phonenumbers.phonenumberutil import (  # noqa: E402
+import phonenumbers
+from phonenumbers import (
     COUNTRY_CODE_TO_REGION_CODE,
     NumberParseException,
+    PhoneMetadata,
     PhoneNumberFormat,
     ValidationResult,
-    _number_type_helper,
 )
+from phonenumbers.phonenumberutil import _number_type_helper
 
-SUPPORTED_REGIONS = phonenumberutil.SUPPORTED_REGIONS  # the regions libphonenumber knows (for the settings)
 _ALLOWED_CHARS = re.compile(r"^[+\d\s().\-/]+$")
 
 
@@ -127,16 +117,16 @@ def _parse(text: str, default_region: str | None) -> PhoneNumber:
     else:
         raise InvalidNumber(shown, NEEDS_COUNTRY_CODE)
     try:
-        number = phonenumberutil.parse(candidate, region)
+        number = phonenumbers.parse(candidate, region)
     except NumberParseException as exc:
         raise InvalidNumber(shown, _PARSE_REASONS.get(exc.error_type, "is not a phone number") + hint) from None
     # Valid means of a known type (libphonenumber's is_valid_number is exactly that test, made again
     # by number_type): the type is worked out once here and kept on the number for `type_refusal`.
     region, kind = _region_and_kind(number)
     if kind == "unknown":
-        possible = phonenumberutil.is_possible_number_with_reason(number)
+        possible = phonenumbers.is_possible_number_with_reason(number)
         raise InvalidNumber(shown, _REASONS.get(possible, "is not a valid phone number") + hint)
-    return PhoneNumber(phonenumberutil.format_number(number, PhoneNumberFormat.E164), region, kind)
+    return PhoneNumber(phonenumbers.format_number(number, PhoneNumberFormat.E164), region, kind)
 
 
 # --- number types ------------------------------------------------------------------------------------
@@ -162,13 +152,13 @@ NUMBER_TYPES: dict[str, str] = {
 DEFAULT_NUMBER_TYPES = frozenset({"mobile", "fixed_line", "fixed_line_or_mobile"})
 _TYPE_NAMES = {
     value: name.lower()
-    for name, value in vars(phonenumberutil.PhoneNumberType).items()
+    for name, value in vars(phonenumbers.PhoneNumberType).items()
     if name.isupper() and isinstance(value, int)
 }
 _NON_GEOGRAPHIC = "001"  # libphonenumber's region for +800, +808, +870, +881, +882, +883, +979
 
 
-def _region_and_kind(number: ParsedNumber) -> tuple[str | None, str]:
+def _region_and_kind(number: phonenumbers.PhoneNumber) -> tuple[str | None, str]:
     """libphonenumber's region_code_for_number and number_type's name ("unknown" when invalid), in one pass.
 
     For a country code several regions share (+1: US, CA and 23 more) the region search already tests
@@ -181,7 +171,7 @@ def _region_and_kind(number: ParsedNumber) -> tuple[str | None, str]:
     regions = COUNTRY_CODE_TO_REGION_CODE.get(code) if code is not None else None
     if code is None or regions is None:
         return None, "unknown"
-    national = phonenumberutil.national_significant_number(number)
+    national = phonenumbers.national_significant_number(number)
     region: str | None = None
     found: int | None = None
     if len(regions) == 1:
@@ -197,14 +187,14 @@ def _region_and_kind(number: ParsedNumber) -> tuple[str | None, str]:
                     break
             else:
                 tested = _number_type_helper(national, metadata)
-                if tested != phonenumberutil.PhoneNumberType.UNKNOWN:
+                if tested != phonenumbers.PhoneNumberType.UNKNOWN:
                     region, found = candidate, tested
                     break
         else:
             return None, "unknown"
     if found is None:
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-        found = phonenumberutil.PhoneNumberType.UNKNOWN if metadata is None else _number_type_helper(national, metadata)
+        found = phonenumbers.PhoneNumberType.UNKNOWN if metadata is None else _number_type_helper(national, metadata)
     kind = _TYPE_NAMES.get(found, "unknown")
     if kind in DEFAULT_NUMBER_TYPES and region == _NON_GEOGRAPHIC:
         return region, "satellite"
@@ -215,7 +205,7 @@ def _region_and_kind(number: ParsedNumber) -> tuple[str | None, str]:
 def number_type(e164: str) -> str:
     """The kind of line a valid E.164 number is, as one of the names in NUMBER_TYPES."""
     try:
-        number = phonenumberutil.parse(e164, None)
+        number = phonenumbers.parse(e164, None)
     except NumberParseException:
         return "unknown"
     return _region_and_kind(number)[1]

@@ -24,9 +24,8 @@ def _run(code: str) -> dict[str, object]:
 
 # Imported by nothing that serving HTTP needs: the ORM (sqlalchemy.ext.asyncio's __init__ would bring
 # it: bot/ledger/_async.py), httpx's command-line tool (rich, pygments: bot.cli), uvicorn's (click and
-# its supervisors: bot/_uvicorn.py), phonenumbers' matcher, as-you-type formatter and short numbers
-# (bot/domain/phone.py), TOML (read only for a WhatsApp template catalogue), the PostgreSQL dialect (a
-# SQLite ledger), Socket Mode (HTTP mode), and the other commands.
+# its supervisors: bot/_uvicorn.py), TOML (read only for a WhatsApp template catalogue), the PostgreSQL
+# dialect (a SQLite ledger), Socket Mode (HTTP mode), and the other commands.
 DEFERRED = [
     "sqlalchemy.orm",
     "sqlalchemy.ext.asyncio.session",
@@ -37,9 +36,6 @@ DEFERRED = [
     "uvicorn.supervisors",
     "click",
     "multiprocessing",
-    "phonenumbers.phonenumbermatcher",
-    "phonenumbers.asyoutypeformatter",
-    "phonenumbers.shortnumberinfo",
     "tomllib",
     "sqlalchemy.dialects.postgresql",
     "slack_bolt.adapter.socket_mode",
@@ -152,38 +148,6 @@ def test_uvicorns_version_alone_runs_its_init() -> None:
         """
     )
     assert found == {"same": True, "probe": False}
-
-
-def test_phonenumbers_is_phonenumbers_own_when_used() -> None:
-    found = _run(
-        """
-        import json, sys
-        import bot.config
-        from bot.domain.phone import SUPPORTED_REGIONS, parse_number
-        import phonenumbers
-        from phonenumbers import phonenumberutil
-        parsed = parse_number("+1 617 555 0101", None).e164
-        before = "phonenumbers.phonenumbermatcher" in sys.modules
-        from phonenumbers import PhoneNumberMatcher, parse
-        print(json.dumps({
-            "parsed": parsed,
-            "matcher_before": before,
-            "same": [parse is phonenumberutil.parse, SUPPORTED_REGIONS is phonenumbers.SUPPORTED_REGIONS,
-                     PhoneNumberMatcher is sys.modules["phonenumbers.phonenumbermatcher"].PhoneNumberMatcher],
-            "version": phonenumbers.__version__ == phonenumbers.__dict__["__version__"],
-            "all": len(phonenumbers.__all__) > 50,
-            "plain_module": type(phonenumbers).__name__,
-        }))
-        """
-    )
-    assert found == {
-        "parsed": "+16175550101",
-        "matcher_before": False,
-        "same": [True, True, True],
-        "version": True,
-        "all": True,
-        "plain_module": "module",
-    }
 
 
 def test_webhook_event_models_are_built_when_the_endpoint_is_made() -> None:
