@@ -121,7 +121,7 @@ class SociocsClient(ContactsMixin):
         if transport is None and not getproxies():
             # httpx's requests over aiohttp (see _transport.py: CPU), unless a proxy is configured in
             # the environment: httpx honours it only with its own transport.
-            transport = AiohttpTransport(connections)
+            transport = AiohttpTransport(connections, tls=not base_url.startswith("http://"))
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"apikey": api_key, "accept": "application/json", "user-agent": "sociocs-slack-bot"},

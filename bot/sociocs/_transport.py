@@ -71,10 +71,14 @@ class Answer:
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """At most `max_connections` connections, kept alive; one aiohttp session, made in the running loop."""
+    """At most `max_connections` connections, kept alive; one aiohttp session, made in the running loop.
 
-    def __init__(self, max_connections: int) -> None:
+    `tls`: whether the client talks https, so its session needs the CA certificates (reading them costs
+    some 40 ms of CPU, on the event loop, as the first request is made)."""
+
+    def __init__(self, max_connections: int, *, tls: bool = True) -> None:
         self._limit = max_connections
+        self._tls = tls
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
@@ -82,7 +86,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 # TLS verified exactly as httpx would: certifi's CAs, SSL_CERT_FILE/SSL_CERT_DIR honoured.
-                connector=aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ssl=httpx.create_ssl_context()),
+                connector=aiohttp.TCPConnector(
+                    limit=self._limit, limit_per_host=0, ssl=httpx.create_ssl_context() if self._tls else True
+                ),
                 auto_decompress=False,  # decoded as httpx decodes, from the headers
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),  # httpx's own are sent
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies

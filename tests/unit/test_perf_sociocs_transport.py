@@ -210,3 +210,24 @@ async def test_tls_is_verified_as_httpx_verifies_it(tmp_path: Any, monkeypatch: 
         assert outcome.kind is OutcomeKind.SENT and outcome.message_id == "tls-1"
     finally:
         await runner.cleanup()
+
+
+async def test_an_http_sociocs_reads_no_ca_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only an https base URL needs the CA certificates (some 40 ms of CPU on the event loop at the first
+    request): a plain-http one (a local stand-in, a sidecar) never reads them."""
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.json_response({"status": "success", "data": {"message_id": "m1"}})
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the CA certificates were read")
+
+    runner, url = await serve(ok)
+    monkeypatch.setattr(httpx, "create_ssl_context", refuse)
+    client = SociocsClient(api_key="k:1", base_url=url)
+    try:
+        outcome = await client.send(PAYLOAD)
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+    assert outcome.kind is OutcomeKind.SENT
