@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -441,5 +442,42 @@ def test_a_serving_process_keeps_its_heartbeat_fresh(url: str) -> None:
             assert await ledger.live_instances() == 1
         finally:
             await ledger.close()
+
+    run(go)
+
+
+def test_a_live_replica_sharing_the_host_name_and_pid_is_not_taken_for_gone(url: str) -> None:
+    """Containers on the host's network share its name and each runs the bot as pid 1: a replica
+    starting beside another must not take that live one for its own gone predecessor (it recovered its
+    sends as they were sent). Within one PID namespace, a pid that no longer runs, or is ours, is gone."""
+    if "postgresql" not in url:
+        pytest.skip("SQLite: a serving process holds the file's lock, so every other one is gone")
+
+    async def go() -> None:
+        from sqlalchemy import select, update
+
+        from bot.ledger._schema import instances
+
+        sibling, predecessor = await Ledger.open(url), await Ledger.open(url)
+        name, _, namespace = store._HOST.partition(" ")
+        assert namespace.startswith("pid:[")  # Linux: the PID namespace is part of the host
+        async with sibling._engine.begin() as conn:
+            await conn.execute(
+                update(instances)
+                .where(instances.c.id == sibling.instance_id)
+                .values(host=f"{name} pid:[1]", pid=os.getpid())  # another namespace, the same pid
+            )
+            await conn.execute(
+                update(instances).where(instances.c.id == predecessor.instance_id).values(pid=os.getpid())
+            )
+        starting = await Ledger.open(url, serving=True)
+        try:
+            async with starting._engine.connect() as conn:
+                left = set((await conn.execute(select(instances.c.id))).scalars())
+            assert sibling.instance_id in left
+            assert predecessor.instance_id not in left  # same host and namespace, our pid: gone
+        finally:
+            for ledger in (sibling, predecessor, starting):
+                await ledger.close()
 
     run(go)

@@ -101,7 +101,20 @@ STATUS_RANK = {
 }
 
 
-_HOST = socket.gethostname()
+def _host() -> str:
+    """This host, as far as process ids mean anything: its name and its PID namespace. Containers on the
+    host's network share its name, and each runs the bot as pid 1 (seen with podman): without the
+    namespace, a replica starting beside another took that live one for its own gone predecessor and
+    recovered its sends as it sent them. A live namespace's id is unique; a restarted container may get a
+    dead one's id back, and then knows its predecessor is gone at once, as before."""
+    name = socket.gethostname()[:200]
+    try:
+        return f"{name} {os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return name
+
+
+_HOST = _host()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -284,8 +297,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         SQLite: a serving process holds an exclusive lock on `<database>.lock` for its lifetime, which
         the kernel releases when it dies (kill -9 included); whoever gets the lock knows every other
         registered process is gone. Otherwise (PostgreSQL, or a second process on one SQLite file): a
-        process on this host whose pid no longer runs, or whose pid is ours, is gone. Others wait for
-        their heartbeat to go stale.
+        process on this host and in this PID namespace (`_host`) whose pid no longer runs, or whose pid
+        is ours, is gone. Others wait for their heartbeat to go stale.
         """
         file = sqlite_file(make_url(url))
         if file is not None:
