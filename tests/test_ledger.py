@@ -446,12 +446,12 @@ def test_a_serving_process_keeps_its_heartbeat_fresh(url: str) -> None:
     run(go)
 
 
-def test_a_live_replica_sharing_the_host_name_and_pid_is_not_taken_for_gone(url: str) -> None:
+def test_a_live_replica_sharing_the_host_name_and_pid_is_not_taken_for_gone(pg_url: str) -> None:
     """Containers on the host's network share its name and each runs the bot as pid 1: a replica
     starting beside another must not take that live one for its own gone predecessor (it recovered its
-    sends as they were sent). Within one PID namespace, a pid that no longer runs, or is ours, is gone."""
-    if "postgresql" not in url:
-        pytest.skip("SQLite: a serving process holds the file's lock, so every other one is gone")
+    sends as they were sent). Within one PID namespace, a pid that no longer runs, or is ours, is gone.
+    (PostgreSQL: on SQLite a serving process holds the file's lock, so every other one is gone.)"""
+    url = fresh_schema(pg_url)
 
     async def go() -> None:
         from sqlalchemy import select, update
