@@ -22,7 +22,7 @@ from sqlalchemy import Column, DateTime, Executable, String, Table, Text, and_, 
 
 from bot.ledger._async import AsyncEngine
 from bot.ledger._reader import SyncReads
-from bot.ledger._schema import instances, metadata
+from bot.ledger._schema import alive_since, metadata
 
 contact_choices = Table(
     "contact_choices",
@@ -119,7 +119,7 @@ class ChoicesMixin:
     async def lost_lookups(self) -> list[LostLookup]:
         """Claim (delete, once across replicas) the names left unsettled by processes that are gone."""
         cutoff = _now() - timedelta(seconds=self.dead_after)
-        alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+        alive = alive_since(cutoff)
         query = select(name_lookups).where(
             and_(name_lookups.c.owner != self.instance_id, name_lookups.c.owner.not_in(alive))
         )

@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Dialect, String, Text, and_, bindparam, func, i
 
 from bot.ledger._prepared import Prepared
 from bot.ledger._records import SendStatus
-from bot.ledger._schema import events, instances, seen_requests, sends, thread_customers, threads
+from bot.ledger._schema import alive_since, events, instances, seen_requests, sends, thread_customers, threads
 from bot.ledger._upsert import upsert_into
 
 SEND_COLUMNS = (
@@ -89,10 +89,6 @@ class HotStatements:
             ),
             dialect,
         )
-        self.started = Prepared(
-            select(*STARTED_COLUMNS).where(sends.c.id == bindparam("b_id", type_=String)),
-            dialect,
-        )
         self._started_in: dict[int, Prepared] = {}
         joined = upsert_into(thread_customers, postgres=postgres)
         self.join_thread = Prepared(
@@ -134,7 +130,7 @@ class HotStatements:
             .values(heartbeat_at=bindparam("b_stamp", type_=DateTime())),
             dialect,
         )
-        alive = select(instances.c.id).where(instances.c.heartbeat_at > bindparam("b_cutoff", type_=DateTime()))
+        alive = alive_since(bindparam("b_cutoff", type_=DateTime()))
         unfinished = or_(sends.c.status == SendStatus.QUEUED.value, sends.c.status == SendStatus.PENDING.value)
         self.orphans = Prepared(select(sends).where(and_(unfinished, sends.c.owner.not_in(alive))), dialect)
         self.gone = Prepared(

@@ -41,7 +41,7 @@ from bot.ledger._prepared import Prepared, fetch, in_values
 from bot.ledger._reader import SyncReads
 from bot.ledger._records import SendRecord, record_from_row
 from bot.ledger._schedule import scheduled_sends, schedules_in, with_schedule
-from bot.ledger._schema import instances, metadata, sends
+from bot.ledger._schema import alive_since, instances, metadata, sends
 from bot.ledger._upsert import upsert_into
 
 replies = Table(
@@ -243,7 +243,7 @@ class RepliesMixin:
     async def unshown_replies(self) -> list[ReplyState]:
         """Claim the incomplete replies of processes that are gone, for this process to show."""
         cutoff = _now() - timedelta(seconds=self.dead_after)
-        alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+        alive = alive_since(cutoff)
         query = select(replies).where(
             and_(replies.c.complete == 0, replies.c.owner.not_in(alive), replies.c.owner != self.instance_id)
         )
@@ -266,7 +266,7 @@ class RepliesMixin:
     async def unshown_statuses(self) -> list[tuple[str, str]]:
         """Claim the summaries whose status edit a gone process left due: (channel, summary ts)."""
         cutoff = _now() - timedelta(seconds=self.dead_after)
-        alive = select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+        alive = alive_since(cutoff)
         query = select(replies.c.channel_id, replies.c.summary_ts, replies.c.statuses_owner).where(
             and_(replies.c.statuses_due == 1, replies.c.statuses_owner.not_in(alive))
         )

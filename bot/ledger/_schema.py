@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Column,
     DateTime,
     Engine,
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -18,6 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
     pool,
+    select,
 )
 from sqlalchemy.engine import URL, make_url
 
@@ -85,6 +90,12 @@ instances = Table(
     Column("host", String(255)),
     Column("pid", Integer),
 )
+
+
+def alive_since(cutoff: datetime | BindParameter[Any]) -> Select[Any]:
+    """The ids of the processes that beat after `cutoff`: whatever another one owns is recoverable."""
+    return select(instances.c.id).where(instances.c.heartbeat_at > cutoff)
+
 
 # Status updates from Sociocs, kept even when they arrive before the send's own answer (and so before
 # its message id is known); `applied` is claimed by whoever reports it in Slack, exactly once.

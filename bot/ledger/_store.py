@@ -343,9 +343,13 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
             while True:
                 await asyncio.sleep(self.dead_after / 4)
                 with contextlib.suppress(Exception):
-                    await self._write_prepared(self._hot.beat, {"b_id": self.instance_id, "b_stamp": now()})
+                    await self._beat()
 
         self._heartbeat = asyncio.get_running_loop().create_task(beat(), name="ledger-heartbeat")
+
+    async def _beat(self) -> None:
+        """This process is alive now (its `instances` row's heartbeat)."""
+        await self._write_prepared(self._hot.beat, {"b_id": self.instance_id, "b_stamp": now()})
 
     async def close(self) -> None:
         """Stop beating and leave: whatever this process still owns becomes recoverable at once."""
@@ -614,7 +618,7 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
         hot = self._hot
         # Alive first (this process's own sends are never taken for a gone one's), then the read, both
         # prepared: a sweep usually finds nothing, and should cost next to nothing then.
-        await self._write_prepared(hot.beat, {"b_id": self.instance_id, "b_stamp": now()})
+        await self._beat()
         rows = await self._sync_reads.run(lambda conn: fetch(conn, hot.orphans, {"b_cutoff": cutoff}))
         recovered: list[SendRecord] = []
         for row in rows:
@@ -644,7 +648,8 @@ class Ledger(RepliesMixin, ScheduleMixin, WindowMixin, ChoicesMixin, Conversatio
 
         One hand-off to the reader's thread and a prepared statement: through the async engine the
         same check cost about 2.4 ms of CPU each time, more than a send's ledger work (#18)."""
-        prepared, values = self._hot.started, {"b_id": "readiness-check"}
+        values = in_values(["readiness-check"])
+        prepared = self._hot.started_in(len(values))
         await self._sync_reads.run(lambda conn: fetch(conn, prepared, values))
 
     async def get(self, send_id: str) -> SendRecord | None:
